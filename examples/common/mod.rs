@@ -1,0 +1,152 @@
+//! What both examples share: reading `PORT`, `SESSION_STORE` and
+//! `SESSION_SECRET`, building the session layer, and serving.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::Router;
+use session_kit::{Key, MemoryStore, SessionLayer, SessionLayerBuilder, SessionStore};
+use tracing_subscriber::EnvFilter;
+
+/// A configuration the example cannot start with.
+#[derive(Debug)]
+pub(crate) enum ConfigError {
+    /// `PORT` is not a port number.
+    Port(String),
+    /// `SESSION_SECRET` is too short.
+    Secret(session_kit::KeyError),
+    /// `SESSION_STORE` names a store this build does not have.
+    StoreNotBuilt(&'static str),
+    /// `SESSION_STORE` is not a store at all.
+    UnknownStore(String),
+    /// The layer's configuration is invalid.
+    Layer(session_kit::ConfigError),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Port(p) => write!(f, "PORT must be a port number (1-65535), not `{p}`"),
+            Self::Secret(err) => write!(f, "SESSION_SECRET: {err}"),
+            Self::StoreNotBuilt(name) => write!(
+                f,
+                "SESSION_STORE: the {name} store is not built yet; use `memory` (the default)"
+            ),
+            Self::UnknownStore(s) => write!(
+                f,
+                "SESSION_STORE: `{s}` is not a store; use `memory`, `cookie`, `redis://…`, \
+                 `redis+cluster://host:port,…`, `postgres://…`, `mysql://…` or `sqlite://PATH`"
+            ),
+            Self::Layer(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+/// Reads `PORT` (default 3000).
+pub(crate) fn port() -> Result<u16, ConfigError> {
+    match std::env::var("PORT") {
+        Err(_) => Ok(3000),
+        Ok(p) => p
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or(ConfigError::Port(p)),
+    }
+}
+
+/// Reads `SESSION_SECRET`: one or more secrets of at least 64 bytes,
+/// comma-separated, newest first. The first signs; all verify.
+pub(crate) fn keys() -> Result<Vec<Key>, ConfigError> {
+    match std::env::var("SESSION_SECRET") {
+        Ok(secrets) if !secrets.is_empty() => secrets
+            .split(',')
+            .map(|s| Key::derive_from(s.trim().as_bytes()).map_err(ConfigError::Secret))
+            .collect(),
+        _ => {
+            tracing::warn!(
+                "SESSION_SECRET is not set: using a random key, so sessions will not survive a restart"
+            );
+            Ok(vec![Key::generate()])
+        }
+    }
+}
+
+fn builder(store: impl SessionStore, keys: Vec<Key>) -> SessionLayerBuilder {
+    let mut keys = keys.into_iter();
+    let first = keys.next().unwrap_or_else(Key::generate);
+    SessionLayer::builder(store, first)
+        .older_keys(keys)
+        // The examples serve plain HTTP on loopback; a real deployment
+        // behind TLS keeps the default `Secure`.
+        .secure(false)
+}
+
+/// Builds the session layer from `SESSION_STORE` (default `memory`).
+pub(crate) fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, ConfigError> {
+    let store = std::env::var("SESSION_STORE").unwrap_or_else(|_| "memory".to_owned());
+    let store = store.trim();
+    let builder = match store {
+        "" | "memory" => builder(MemoryStore::new(), keys),
+        "cookie" => return Err(ConfigError::StoreNotBuilt("cookie")),
+        s if s.starts_with("redis+cluster://") => {
+            return Err(ConfigError::StoreNotBuilt("Redis Cluster"))
+        }
+        s if s.starts_with("redis://") || s.starts_with("rediss://") => {
+            return Err(ConfigError::StoreNotBuilt("Redis"))
+        }
+        s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            return Err(ConfigError::StoreNotBuilt("PostgreSQL"))
+        }
+        s if s.starts_with("mysql://") || s.starts_with("mariadb://") => {
+            return Err(ConfigError::StoreNotBuilt("MySQL"))
+        }
+        s if s.starts_with("sqlite://") => return Err(ConfigError::StoreNotBuilt("SQLite")),
+        other => return Err(ConfigError::UnknownStore(other.to_owned())),
+    };
+    builder.build().map_err(ConfigError::Layer)
+}
+
+/// Sets up logging (`RUST_LOG`, default `info`), reads the configuration,
+/// and serves `app` on 127.0.0.1:`PORT` until Ctrl-C. Exits non-zero with a
+/// clear message on a bad configuration.
+pub(crate) async fn run(name: &str, app: fn() -> Router) -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let started = port().and_then(|port| {
+        let layer = session_layer(keys()?)?;
+        Ok((port, layer))
+    });
+    let (port, layer) = match started {
+        Ok(ok) => ok,
+        Err(err) => {
+            eprintln!("{name}: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!("{name}: cannot listen on {addr}: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("{name} listening on http://{addr}");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, app().layer(layer))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{name}: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

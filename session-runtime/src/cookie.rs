@@ -1,0 +1,271 @@
+//! The cookie codec: reading the session ID out of a request's `Cookie`
+//! headers, and writing the `Set-Cookie` that carries it.
+
+use cookie::{Cookie, CookieJar, SameSite};
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue};
+use time::Duration;
+
+use crate::id::SessionId;
+use crate::key::Key;
+
+/// The longest session cookie value worth verifying. A signed ID is 76 bytes
+/// and an encrypted one 88; anything far past that is garbage or an attack.
+const MAX_VALUE_LEN: usize = 256;
+
+/// How the session cookie is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CookieSecurity {
+    /// Signed with HMAC-SHA256: readable, not forgeable (the default).
+    #[default]
+    Signed,
+    /// Encrypted and authenticated with AES-256-GCM: neither readable nor
+    /// forgeable.
+    Private,
+}
+
+/// What a request's cookies said about the session.
+#[derive(Debug, Default)]
+pub(crate) struct Incoming {
+    /// The verified session ID, if exactly one valid session cookie came.
+    pub(crate) id: Option<SessionId>,
+    /// Whether any cookie of the session's name came at all.
+    pub(crate) present: bool,
+    /// Whether the ID verified only under an older key, so the cookie should
+    /// be re-issued under the current one.
+    pub(crate) stale_key: bool,
+}
+
+/// The cookie's name, attributes and keys.
+#[derive(Clone, Debug)]
+pub(crate) struct CookieCodec {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) partitioned: bool,
+    pub(crate) security: CookieSecurity,
+    /// The first signs; every one verifies.
+    pub(crate) keys: Vec<Key>,
+}
+
+impl CookieCodec {
+    /// Reads the session ID from the request's `Cookie` headers.
+    ///
+    /// Missing, unsigned, tampered, garbled, oversized or duplicated session
+    /// cookies all mean "no session". Never panics.
+    pub(crate) fn read(&self, headers: &HeaderMap) -> Incoming {
+        let mut found: Option<&str> = None;
+        let mut count = 0usize;
+        for header in headers.get_all(COOKIE) {
+            let Ok(text) = header.to_str() else { continue };
+            for pair in text.split(';') {
+                let Some((name, value)) = pair.split_once('=') else {
+                    continue;
+                };
+                if name.trim() == self.name {
+                    count += 1;
+                    found = Some(value.trim());
+                }
+            }
+        }
+        let mut incoming = Incoming {
+            present: count > 0,
+            ..Incoming::default()
+        };
+        let value = match (count, found) {
+            (1, Some(value)) if !value.is_empty() && value.len() <= MAX_VALUE_LEN => value,
+            (0, _) => return incoming,
+            _ => {
+                tracing::debug!(
+                    count,
+                    "session cookie missing, empty, oversized or repeated"
+                );
+                return incoming;
+            }
+        };
+        let value = value.trim_matches('"');
+        for (index, key) in self.keys.iter().enumerate() {
+            if let Some(id) = self.open(key, value) {
+                incoming.id = Some(id);
+                incoming.stale_key = index > 0;
+                return incoming;
+            }
+        }
+        tracing::debug!("session cookie did not verify under any key");
+        incoming
+    }
+
+    fn open(&self, key: &Key, value: &str) -> Option<SessionId> {
+        let jar = CookieJar::new();
+        let cookie = Cookie::new(self.name.clone(), value.to_owned());
+        let opened = match self.security {
+            CookieSecurity::Signed => jar.signed(key.inner()).verify(cookie),
+            CookieSecurity::Private => jar.private(key.inner()).decrypt(cookie),
+        }?;
+        SessionId::parse(opened.value())
+    }
+
+    /// The `Set-Cookie` value that gives the client this session ID.
+    pub(crate) fn issue(&self, id: &SessionId, max_age: Option<Duration>) -> Option<HeaderValue> {
+        let key = self.keys.first()?;
+        let mut cookie = self.base(id.expose().to_owned());
+        if let Some(max_age) = max_age {
+            cookie.set_max_age(max_age);
+        }
+        let mut jar = CookieJar::new();
+        match self.security {
+            CookieSecurity::Signed => jar.signed_mut(key.inner()).add(cookie),
+            CookieSecurity::Private => jar.private_mut(key.inner()).add(cookie),
+        }
+        let sealed = jar.get(&self.name)?;
+        HeaderValue::from_str(&sealed.to_string()).ok()
+    }
+
+    /// The `Set-Cookie` value that makes the client drop its session cookie:
+    /// the same name and attributes, an empty value, `Max-Age=0` and an
+    /// `Expires` in the past.
+    pub(crate) fn removal(&self) -> Option<HeaderValue> {
+        let mut cookie = self.base(String::new());
+        cookie.make_removal();
+        HeaderValue::from_str(&cookie.to_string()).ok()
+    }
+
+    fn base(&self, value: String) -> Cookie<'static> {
+        let mut cookie = Cookie::new(self.name.clone(), value);
+        cookie.set_path(self.path.clone());
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie.set_secure(self.secure);
+        cookie.set_http_only(self.http_only);
+        cookie.set_same_site(self.same_site);
+        cookie.set_partitioned(self.partitioned);
+        cookie
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec(security: CookieSecurity) -> CookieCodec {
+        CookieCodec {
+            name: "sid".into(),
+            path: "/".into(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            partitioned: false,
+            security,
+            keys: vec![Key::generate()],
+        }
+    }
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(COOKIE, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    fn value_of(set_cookie: &HeaderValue) -> String {
+        let text = set_cookie.to_str().unwrap();
+        let first = text.split(';').next().unwrap();
+        first.split_once('=').unwrap().1.to_owned()
+    }
+
+    #[test]
+    fn an_issued_cookie_reads_back_for_both_securities() {
+        for security in [CookieSecurity::Signed, CookieSecurity::Private] {
+            let codec = codec(security);
+            let id = SessionId::generate().unwrap();
+            let set = codec.issue(&id, None).unwrap();
+            let value = value_of(&set);
+            if security == CookieSecurity::Private {
+                assert!(!value.contains(id.expose()), "private cookies hide the id");
+            }
+            let read = codec.read(&headers(&[&format!("other=1; sid={value}")]));
+            assert_eq!(read.id, Some(id));
+            assert!(!read.stale_key);
+        }
+    }
+
+    #[test]
+    fn default_attributes_are_secure() {
+        let codec = codec(CookieSecurity::Signed);
+        let set = codec.issue(&SessionId::generate().unwrap(), None).unwrap();
+        let text = set.to_str().unwrap();
+        for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+            assert!(text.contains(attr), "{text} lacks {attr}");
+        }
+        assert!(
+            !text.contains("Max-Age"),
+            "browser-session cookie by default"
+        );
+    }
+
+    #[test]
+    fn tampered_unsigned_duplicated_and_oversized_cookies_give_no_session() {
+        let codec = codec(CookieSecurity::Signed);
+        let id = SessionId::generate().unwrap();
+        let value = value_of(&codec.issue(&id, None).unwrap());
+        let mut tampered = value.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        for bad in [
+            format!("sid={tampered}"),
+            format!("sid={}", id.expose()),
+            format!("sid={value}; sid={value}"),
+            format!("sid={}", "A".repeat(5000)),
+            "sid=".to_owned(),
+            "sid".to_owned(),
+            "sid=%%%;;;==".to_owned(),
+        ] {
+            let read = codec.read(&headers(&[&bad]));
+            assert_eq!(read.id, None, "{bad} must not verify");
+        }
+        let split = codec.read(&headers(&[
+            &format!("sid={value}"),
+            &format!("sid={value}"),
+        ]));
+        assert_eq!(
+            split.id, None,
+            "a cookie repeated across headers is refused"
+        );
+    }
+
+    #[test]
+    fn an_older_key_still_verifies_and_asks_for_a_reissue() {
+        let mut old = codec(CookieSecurity::Signed);
+        let id = SessionId::generate().unwrap();
+        let value = value_of(&old.issue(&id, None).unwrap());
+        old.keys.insert(0, Key::generate());
+        let read = old.read(&headers(&[&format!("sid={value}")]));
+        assert_eq!(read.id, Some(id));
+        assert!(read.stale_key);
+    }
+
+    #[test]
+    fn removal_expires_the_cookie_with_the_same_attributes() {
+        let mut codec = codec(CookieSecurity::Signed);
+        codec.domain = Some("example.com".into());
+        let text = codec.removal().unwrap().to_str().unwrap().to_owned();
+        for attr in [
+            "sid=",
+            "Max-Age=0",
+            "Expires=",
+            "Domain=example.com",
+            "Path=/",
+            "Secure",
+        ] {
+            assert!(text.contains(attr), "{text} lacks {attr}");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Errors: of stores, of configuration, and the extractors' rejections.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A session store failed: the back end is down, timed out, or answered
+/// something it should not have. It keeps the driver's error as its source.
+///
+/// ```
+/// use session_runtime::StoreError;
+/// use std::error::Error as _;
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let err = StoreError::new("cannot reach Redis", io);
+/// assert_eq!(err.to_string(), "session store error: cannot reach Redis");
+/// assert!(err.source().is_some());
+/// ```
+#[derive(Debug)]
+pub struct StoreError {
+    context: &'static str,
+    source: Option<BoxError>,
+}
+
+impl StoreError {
+    /// A store error that says what failed and keeps the cause.
+    pub fn new(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self {
+            context,
+            source: Some(source.into()),
+        }
+    }
+
+    /// A store error with no underlying cause (the back end answered
+    /// something unexpected).
+    pub fn msg(context: &'static str) -> Self {
+        Self {
+            context,
+            source: None,
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session store error: {}", self.context)
+    }
+}
+
+impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// The `SessionLayer` was built with a configuration that cannot work.
+///
+/// Returned by [`SessionLayerBuilder::build`](crate::SessionLayerBuilder::build),
+/// at start-up, never at the first request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Two `#[derive(Session)]` structs of this program use one namespace.
+    DuplicateNamespace {
+        /// The namespace.
+        namespace: &'static str,
+        /// The first struct.
+        first: &'static str,
+        /// The second struct.
+        second: &'static str,
+    },
+    /// The cookie name is empty or holds characters a cookie name cannot.
+    InvalidCookieName(String),
+    /// The inactivity timeout is zero or longer than the 400 days a browser
+    /// keeps a cookie.
+    InvalidTimeout,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DuplicateNamespace {
+                namespace,
+                first,
+                second,
+            } => write!(
+                f,
+                "`{first}` and `{second}` both store their fields under the session namespace \
+                 `{namespace}`; give one of them `#[session(namespace = \"...\")]`"
+            ),
+            Self::InvalidCookieName(name) => write!(
+                f,
+                "`{name}` cannot be a cookie name; use letters, digits and `-_.` only"
+            ),
+            Self::InvalidTimeout => {
+                f.write_str("the inactivity timeout must be more than zero and at most 400 days")
+            }
+        }
+    }
+}
+
+impl StdError for ConfigError {}
+
+macro_rules! rejection {
+    ($(#[$doc:meta])* $name:ident, $status:expr, $body:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        #[non_exhaustive]
+        pub struct $name {
+            pub(crate) source: Option<BoxError>,
+        }
+
+        impl $name {
+            /// The HTTP status this rejection answers with.
+            pub fn status(&self) -> StatusCode {
+                $status
+            }
+
+            /// The text of the response body.
+            pub fn body_text(&self) -> &'static str {
+                $body
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($body)
+            }
+        }
+
+        impl StdError for $name {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+            }
+        }
+
+        impl IntoResponse for $name {
+            fn into_response(self) -> Response {
+                ($status, $body).into_response()
+            }
+        }
+    };
+}
+
+rejection!(
+    /// A handler extracted a session on a router that has no `SessionLayer`.
+    /// A programming error, answered with 500 and logged.
+    MissingSessionLayer,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "`SessionLayer` was not added to this router; add it with \
+     `Router::layer(SessionLayer::new(store, key))` (see `SessionLayer::new`)"
+);
+
+rejection!(
+    /// The session store could not load the session: the handler does not
+    /// run, and the client gets a 503 it may retry.
+    SessionUnavailable,
+    StatusCode::SERVICE_UNAVAILABLE,
+    "the session store is unavailable; try again shortly"
+);
+
+rejection!(
+    /// A handler took the same `Session<T>` twice at once, which could not
+    /// tell whose change is whose. A programming error, answered with 500.
+    SessionAlreadyExtracted,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "this `Session<T>` is already taken by this request; extract each session type once per handler"
+);
+
+/// Why a [`Session<T>`](crate::Session) could not be extracted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// See [`MissingSessionLayer`].
+    MissingSessionLayer(MissingSessionLayer),
+    /// See [`SessionUnavailable`].
+    SessionUnavailable(SessionUnavailable),
+    /// See [`SessionAlreadyExtracted`].
+    SessionAlreadyExtracted(SessionAlreadyExtracted),
+}
+
+impl SessionRejection {
+    /// The HTTP status this rejection answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingSessionLayer(r) => r.status(),
+            Self::SessionUnavailable(r) => r.status(),
+            Self::SessionAlreadyExtracted(r) => r.status(),
+        }
+    }
+
+    /// The text of the response body.
+    pub fn body_text(&self) -> &'static str {
+        match self {
+            Self::MissingSessionLayer(r) => r.body_text(),
+            Self::SessionUnavailable(r) => r.body_text(),
+            Self::SessionAlreadyExtracted(r) => r.body_text(),
+        }
+    }
+}
+
+impl fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.body_text())
+    }
+}
+
+impl StdError for SessionRejection {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::MissingSessionLayer(r) => Some(r),
+            Self::SessionUnavailable(r) => Some(r),
+            Self::SessionAlreadyExtracted(r) => Some(r),
+        }
+    }
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        (self.status(), self.body_text()).into_response()
+    }
+}
+
+impl From<MissingSessionLayer> for SessionRejection {
+    fn from(r: MissingSessionLayer) -> Self {
+        Self::MissingSessionLayer(r)
+    }
+}
+
+impl From<SessionUnavailable> for SessionRejection {
+    fn from(r: SessionUnavailable) -> Self {
+        Self::SessionUnavailable(r)
+    }
+}
+
+impl From<SessionAlreadyExtracted> for SessionRejection {
+    fn from(r: SessionAlreadyExtracted) -> Self {
+        Self::SessionAlreadyExtracted(r)
+    }
+}

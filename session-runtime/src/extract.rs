@@ -1,0 +1,193 @@
+//! The extractors: [`Session<T>`] and [`SessionHandle`].
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use axum_core::extract::FromRequestParts;
+use http::request::Parts;
+use time::OffsetDateTime;
+
+use crate::data::SessionData;
+use crate::error::{MissingSessionLayer, SessionRejection};
+use crate::id::SessionId;
+use crate::service::SessionExtension;
+use crate::session::RequestSession;
+
+async fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRejection> {
+    let Some(SessionExtension(session)) = parts.extensions.get::<SessionExtension>() else {
+        tracing::error!("a handler extracted a session, but the router has no `SessionLayer`");
+        return Err(MissingSessionLayer { source: None }.into());
+    };
+    session.ensure_loaded(&parts.headers).await?;
+    Ok(session.clone())
+}
+
+/// The extractor of a `#[derive(Session)]` struct: derefs to it, for reading
+/// and writing.
+///
+/// The session is loaded once per request however many `Session<_>` a handler
+/// takes. When the `Session<T>` is dropped (at the end of the handler) the
+/// fields that changed are recorded, and after the response is made they
+/// alone are written. A change made through any `&mut` path, however deep,
+/// is seen; a `&mut` that changed nothing writes nothing.
+///
+/// ```
+/// use axum::{routing::post, Form, Router};
+/// use serde::Deserialize;
+/// use session_kit::{Key, MemoryStore, Session, SessionLayer};
+///
+/// #[derive(Session, Default)]
+/// struct Cart {
+///     items: Vec<String>,
+/// }
+///
+/// #[derive(Deserialize)]
+/// struct Add {
+///     item: String,
+/// }
+///
+/// async fn add(mut cart: Session<Cart>, Form(add): Form<Add>) -> String {
+///     cart.items.push(add.item); // seen and saved: no `modified = true` to forget
+///     cart.items.len().to_string()
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/cart/add", post(add))
+///     .layer(SessionLayer::new(MemoryStore::new(), Key::generate()));
+/// # let _ = app;
+/// ```
+pub struct Session<T: SessionData> {
+    value: T,
+    snapshot: T::__Snapshot,
+    session: Arc<RequestSession>,
+    mutated: bool,
+}
+
+impl<T: SessionData> Deref for Session<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: SessionData> DerefMut for Session<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.mutated = true;
+        &mut self.value
+    }
+}
+
+impl<T: SessionData> Drop for Session<T> {
+    fn drop(&mut self) {
+        let changed = self.mutated.then_some((&self.value, &self.snapshot));
+        self.session.commit::<T>(changed);
+    }
+}
+
+impl<T: SessionData + fmt::Debug> fmt::Debug for Session<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Session").field(&self.value).finish()
+    }
+}
+
+impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for Session<T> {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = request_session(parts).await?;
+        let (value, snapshot) = session.extract::<T>()?;
+        Ok(Self {
+            value,
+            snapshot,
+            session,
+            mutated: false,
+        })
+    }
+}
+
+/// The session's lifecycle: its ID, its expiry, `regenerate()` and
+/// `destroy()`.
+///
+/// ```
+/// use axum::{routing::post, Router};
+/// use session_kit::{Key, MemoryStore, Session, SessionHandle, SessionLayer};
+///
+/// #[derive(Session, Default)]
+/// struct Auth {
+///     user: Option<String>,
+/// }
+///
+/// async fn login(handle: SessionHandle, mut auth: Session<Auth>) -> &'static str {
+///     auth.user = Some("ada".into());
+///     handle.regenerate(); // a new ID at login: no session fixation
+///     "Logged in"
+/// }
+///
+/// async fn logout(handle: SessionHandle) -> &'static str {
+///     handle.destroy(); // deleted from the store, cookie expired
+///     "Logged out"
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/login", post(login))
+///     .route("/logout", post(logout))
+///     .layer(SessionLayer::new(MemoryStore::new(), Key::generate()));
+/// # let _ = app;
+/// ```
+#[derive(Clone)]
+pub struct SessionHandle {
+    session: Arc<RequestSession>,
+}
+
+impl SessionHandle {
+    /// The ID of the stored session this request carries; `None` for a new
+    /// session, which gets its ID when it is first saved. Whoever has the ID
+    /// has the session: never log it.
+    pub fn id(&self) -> Option<SessionId> {
+        self.session.id()
+    }
+
+    /// Whether this request started a new session (no valid, live cookie came).
+    pub fn is_new(&self) -> bool {
+        self.session.id().is_none()
+    }
+
+    /// When the stored session expires (before this request moves it), or
+    /// `None` for a new session.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.session.expires_at()
+    }
+
+    /// Moves the session to a new ID when the response is written, keeping its
+    /// data; the old ID is dead from then on. Call it at login, against
+    /// session fixation.
+    pub fn regenerate(&self) {
+        self.session.regenerate();
+    }
+
+    /// Deletes the session from the store and expires the cookie when the
+    /// response is written; changes made in this request are dropped.
+    pub fn destroy(&self) {
+        self.session.destroy();
+    }
+}
+
+impl fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("id", &"REDACTED")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionHandle {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            session: request_session(parts).await?,
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! Session IDs and the keys stores file them under.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::rngs::OsRng;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::StoreError;
+
+/// How many random bytes a session ID holds: 192 bits.
+const ID_BYTES: usize = 24;
+
+/// The length of an ID in its cookie form (URL-safe base64, no padding).
+pub(crate) const ID_LEN: usize = 32;
+
+/// A session ID: 192 bits from the operating system's CSPRNG, written as 32
+/// characters of URL-safe base64.
+///
+/// Its `Debug` form prints `REDACTED`, and it has no `Display`: an ID in a log
+/// line is a usable cookie. [`SessionId::expose`] gives the text where it is
+/// really needed.
+///
+/// ```
+/// use session_runtime::SessionId;
+///
+/// let id = SessionId::generate().expect("the OS has entropy");
+/// assert_eq!(id.expose().len(), 32);
+/// assert_eq!(format!("{id:?}"), "SessionId(REDACTED)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A fresh ID from the OS's CSPRNG.
+    ///
+    /// Fails only where the operating system cannot give randomness, which
+    /// the session layer reports as a store-side fault (a 503), never a panic.
+    pub fn generate() -> Result<Self, StoreError> {
+        let mut bytes = [0u8; ID_BYTES];
+        OsRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|err| StoreError::new("the OS random number generator failed", err))?;
+        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// Parses the text of an ID, as it came out of a verified cookie.
+    ///
+    /// Returns `None` unless it is exactly the 32 characters of URL-safe
+    /// base64 that [`SessionId::generate`] writes.
+    pub fn parse(text: &str) -> Option<Self> {
+        let ok = text.len() == ID_LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(text.to_owned()))
+    }
+
+    /// The ID's text. Handle with care: whoever has it has the session.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The key a store files this session under: the SHA-256 digest of the ID.
+    pub fn key(&self) -> SessionKey {
+        SessionKey(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(REDACTED)")
+    }
+}
+
+/// The key a store files a session under: the SHA-256 digest of its ID.
+///
+/// A store never sees the ID itself, so a leaked store dump or a timing side
+/// channel in the store's index gives no usable cookie (the defence against
+/// Rack's CVE-2019-16782). The digest is not secret; its `Debug` and
+/// [`SessionKey::to_hex`] show it, which is what logs and store keys use.
+///
+/// ```
+/// use session_runtime::SessionId;
+///
+/// let id = SessionId::generate().expect("the OS has entropy");
+/// let key = id.key();
+/// assert_eq!(key.to_hex().len(), 64);
+/// assert!(!key.to_hex().contains(id.expose()));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionKey([u8; 32]);
+
+impl SessionKey {
+    /// A key from a digest a store read back (or a test made up).
+    pub fn from_digest(digest: [u8; 32]) -> Self {
+        Self(digest)
+    }
+
+    /// The 32 bytes of the digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The digest in lowercase hex: 64 characters.
+    pub fn to_hex(&self) -> String {
+        use fmt::Write as _;
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{byte:02x}");
+        }
+        out
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey({}…)", &self.to_hex()[..12])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_and_parse_back() {
+        let a = SessionId::generate().unwrap();
+        let b = SessionId::generate().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(SessionId::parse(a.expose()), Some(a.clone()));
+        assert_ne!(a.key(), b.key());
+    }
+
+    #[test]
+    fn malformed_ids_do_not_parse() {
+        assert_eq!(SessionId::parse(""), None);
+        assert_eq!(SessionId::parse("short"), None);
+        assert_eq!(SessionId::parse(&"a".repeat(33)), None);
+        assert_eq!(SessionId::parse(&format!("{}=", "a".repeat(31))), None);
+        assert_eq!(SessionId::parse(&format!("{}é", "a".repeat(30))), None);
+    }
+
+    #[test]
+    fn the_key_is_the_sha256_of_the_id() {
+        let id = SessionId::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let expected: [u8; 32] = Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").into();
+        assert_eq!(id.key().as_bytes(), &expected);
+    }
+}

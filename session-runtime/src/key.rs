@@ -1,0 +1,93 @@
+//! The secret keys that sign (or encrypt) the session cookie.
+
+use std::fmt;
+
+use rand::rngs::OsRng;
+use rand::RngCore as _;
+
+/// The shortest secret [`Key::derive_from`] accepts, in bytes.
+pub const MIN_SECRET_LEN: usize = 64;
+
+/// A secret key that signs (HMAC-SHA256) or encrypts (AES-256-GCM) the session
+/// cookie, through the `cookie` crate's signed and private jars.
+///
+/// Its `Debug` form prints `REDACTED`.
+///
+/// ```
+/// use session_runtime::Key;
+///
+/// // A random key: sessions do not survive a restart.
+/// let key = Key::generate();
+/// assert_eq!(format!("{key:?}"), "Key(REDACTED)");
+///
+/// // A key derived from a long secret (from the environment, say): stable.
+/// let secret = "correct horse battery staple, and then quite a lot more text to pass 64 bytes";
+/// let a = Key::derive_from(secret.as_bytes()).expect("long enough");
+/// let b = Key::derive_from(secret.as_bytes()).expect("long enough");
+/// assert!(a == b);
+/// assert!(Key::derive_from(b"too short").is_err());
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Key(cookie::Key);
+
+impl Key {
+    /// A random key from the operating system's CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the operating system cannot give randomness: there is no
+    /// safe key to fall back on. Called at start-up, never per request.
+    #[allow(clippy::expect_used)] // see # Panics: start-up only, no safe fallback
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 64];
+        OsRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the OS random number generator failed; cannot make a session key");
+        Self(cookie::Key::from(&bytes))
+    }
+
+    /// A key derived (HKDF-SHA256) from a secret of at least
+    /// [`MIN_SECRET_LEN`] bytes, so the same secret gives the same key on every
+    /// instance and across restarts.
+    pub fn derive_from(secret: &[u8]) -> Result<Self, KeyError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(KeyError { len: secret.len() });
+        }
+        Ok(Self(cookie::Key::derive_from(secret)))
+    }
+
+    /// A key from 64 bytes of key material used as they are (32 to sign, 32 to
+    /// encrypt).
+    pub fn from_bytes(bytes: &[u8; 64]) -> Self {
+        Self(cookie::Key::from(bytes))
+    }
+
+    pub(crate) fn inner(&self) -> &cookie::Key {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(REDACTED)")
+    }
+}
+
+/// A secret too short to derive a key from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    len: usize,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the session secret is {} bytes long; it must be at least {MIN_SECRET_LEN} bytes \
+             (generate one with `openssl rand -base64 64`)",
+            self.len
+        )
+    }
+}
+
+impl std::error::Error for KeyError {}

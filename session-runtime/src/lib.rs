@@ -1,0 +1,51 @@
+//! The runtime of session-kit: the [`SessionLayer`], the [`Session<T>`] and
+//! [`SessionHandle`] extractors, the cookie codec and the session stores.
+//!
+//! Most applications depend on the `session-kit` facade, which re-exports all
+//! of this together with `#[derive(Session)]`.
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Request-handling code never unwraps what a client or a store can influence;
+// unit tests may.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod cookie;
+mod data;
+mod error;
+mod expiry;
+mod extract;
+mod id;
+mod key;
+mod layer;
+mod service;
+mod session;
+pub mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use self::cookie::CookieSecurity;
+pub use self::data::SessionData;
+pub use self::error::{
+    ConfigError, MissingSessionLayer, SessionAlreadyExtracted, SessionRejection,
+    SessionUnavailable, StoreError,
+};
+pub use self::extract::{Session, SessionHandle};
+pub use self::id::{SessionId, SessionKey};
+pub use self::key::{Key, KeyError, MIN_SECRET_LEN};
+pub use self::layer::{SessionLayer, SessionLayerBuilder};
+pub use self::service::SessionService;
+#[cfg(feature = "memory")]
+pub use self::store::MemoryStore;
+pub use self::store::SessionStore;
+pub use ::cookie::SameSite;
+
+/// What `#[derive(Session)]` expands to refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::data::{
+        default_fn, default_of, diff_counter, diff_field, load_counter, load_field, Counter,
+        DefaultFn, Diff, FieldDefault, Fields, NamespaceEntry, SessionData, Storable,
+    };
+    pub use inventory;
+}

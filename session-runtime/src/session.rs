@@ -1,0 +1,362 @@
+//! One request's view of its session: loaded at most once, changed by the
+//! extractors, written back once the handler has answered.
+
+use std::any::TypeId;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use http::header::SET_COOKIE;
+use http::{HeaderMap, StatusCode};
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+
+use crate::cookie::Incoming;
+use crate::data::{Diff, Fields, SessionData};
+use crate::error::{SessionAlreadyExtracted, SessionUnavailable, StoreError};
+use crate::id::{SessionId, SessionKey};
+use crate::layer::Shared;
+use crate::store::{ChangeSet, Record, WriteOutcome};
+
+/// How many times a new ID is drawn when a store says the key is taken.
+const CREATE_ATTEMPTS: usize = 4;
+
+/// What the end of the request does to the session's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    Keep,
+    Regenerate,
+    Destroy,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The ID of the stored session this request loaded, if any.
+    id: Option<SessionId>,
+    /// Whether the cookie verified only under an older key.
+    stale_key: bool,
+    /// Whether the request carried a cookie of the session's name.
+    cookie_present: bool,
+    /// The session as loaded, with this request's changes applied.
+    record: Record,
+    changes: ChangeSet,
+    lifecycle: Lifecycle,
+    /// The session types extracted and not yet dropped.
+    live: Vec<TypeId>,
+    /// A field that could not be encoded: the session is not saved.
+    failed: bool,
+}
+
+/// The per-request session, shared by the service and the extractors.
+#[derive(Debug)]
+pub(crate) struct RequestSession {
+    shared: Arc<Shared>,
+    loaded: OnceCell<()>,
+    state: Mutex<State>,
+}
+
+impl RequestSession {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let now = OffsetDateTime::now_utc();
+        let expires_at = shared.expiry.next(now);
+        Self {
+            shared,
+            loaded: OnceCell::new(),
+            state: Mutex::new(State {
+                id: None,
+                stale_key: false,
+                cookie_present: false,
+                record: Record::new(Vec::new(), expires_at),
+                changes: ChangeSet::new(expires_at),
+                lifecycle: Lifecycle::Keep,
+                live: Vec::new(),
+                failed: false,
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic in a user's `Serialize` while the lock was held leaves the
+        // state as consistent as it was; go on with it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether any extractor touched the session.
+    pub(crate) fn was_used(&self) -> bool {
+        self.loaded.initialized()
+    }
+
+    /// Reads the cookie and loads the session, once per request.
+    pub(crate) async fn ensure_loaded(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(), SessionUnavailable> {
+        self.loaded
+            .get_or_try_init(|| async {
+                let incoming = self.shared.codec.read(headers);
+                self.load(incoming).await
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn load(&self, incoming: Incoming) -> Result<(), SessionUnavailable> {
+        let cookie_present = incoming.present;
+        let loaded = match incoming.id {
+            None => None,
+            Some(id) => {
+                let key = id.key();
+                let record = self.shared.store.load(&key).await.map_err(|err| {
+                    tracing::error!(error = %err, source = ?std::error::Error::source(&err), "cannot load the session");
+                    SessionUnavailable {
+                        source: Some(Box::new(err)),
+                    }
+                })?;
+                // Stores enforce expiry; check again, so a lax one cannot
+                // revive a session.
+                record
+                    .filter(|r| r.expires_at() > OffsetDateTime::now_utc())
+                    .map(|r| (id, r, incoming.stale_key))
+            }
+        };
+        let mut state = self.state();
+        state.cookie_present = cookie_present;
+        if let Some((id, record, stale_key)) = loaded {
+            tracing::trace!(key = ?id.key(), "session loaded");
+            state.id = Some(id);
+            state.stale_key = stale_key;
+            state.record = record;
+        }
+        Ok(())
+    }
+
+    /// Builds a `T` from the loaded session, marking `T` as taken.
+    pub(crate) fn extract<T: SessionData>(
+        &self,
+    ) -> Result<(T, T::__Snapshot), SessionAlreadyExtracted> {
+        let mut state = self.state();
+        let type_id = TypeId::of::<T>();
+        if state.live.contains(&type_id) {
+            return Err(SessionAlreadyExtracted { source: None });
+        }
+        state.live.push(type_id);
+        Ok(T::__load(&Fields {
+            record: &state.record,
+        }))
+    }
+
+    /// Records what a dropped `Session<T>` changed, and releases `T`.
+    pub(crate) fn commit<T: SessionData>(&self, value: Option<(&T, &T::__Snapshot)>) {
+        let mut state = self.state();
+        let type_id = TypeId::of::<T>();
+        state.live.retain(|t| *t != type_id);
+        let Some((value, snapshot)) = value else {
+            return;
+        };
+        let mut diff = Diff {
+            record: &state.record,
+            changes: ChangeSet::new(state.changes.expires_at()),
+            failed: None,
+        };
+        value.__diff(snapshot, &mut diff);
+        let Diff {
+            changes, failed, ..
+        } = diff;
+        if failed.is_some() {
+            state.failed = true;
+        }
+        if changes.is_empty() {
+            return;
+        }
+        state.record.apply(&changes);
+        for (key, value) in changes.sets() {
+            state
+                .changes
+                .push_set(key.to_owned().into(), value.to_owned());
+        }
+        for key in changes.removals() {
+            state.changes.push_remove(key.to_owned().into());
+        }
+        for inc in changes.increments() {
+            state
+                .changes
+                .push_increment(inc.key.clone(), inc.delta, inc.initial);
+        }
+    }
+
+    pub(crate) fn id(&self) -> Option<SessionId> {
+        self.state().id.clone()
+    }
+
+    pub(crate) fn expires_at(&self) -> Option<OffsetDateTime> {
+        let state = self.state();
+        state.id.as_ref().map(|_| state.record.expires_at())
+    }
+
+    pub(crate) fn regenerate(&self) {
+        let mut state = self.state();
+        if state.lifecycle != Lifecycle::Destroy {
+            state.lifecycle = Lifecycle::Regenerate;
+        }
+    }
+
+    pub(crate) fn destroy(&self) {
+        self.state().lifecycle = Lifecycle::Destroy;
+    }
+
+    /// Writes the session back after the handler answered, and sets the
+    /// cookie. A store failure here turns the response into a 500, so a client
+    /// is never told a write succeeded when it did not.
+    pub(crate) async fn finish(
+        &self,
+        status: StatusCode,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SaveError> {
+        if status.is_server_error() {
+            tracing::debug!(%status, "the handler failed; its session changes are dropped");
+            return Ok(());
+        }
+        let (id, cookie_present, stale_key, mut changes, lifecycle, expires_at, failed) = {
+            let mut state = self.state();
+            let fresh = ChangeSet::new(state.record.expires_at());
+            (
+                state.id.clone(),
+                state.cookie_present,
+                state.stale_key,
+                std::mem::replace(&mut state.changes, fresh),
+                state.lifecycle,
+                state.record.expires_at(),
+                state.failed,
+            )
+        };
+        if failed {
+            return Err(SaveError::Encode);
+        }
+        let shared = &self.shared;
+        let now = OffsetDateTime::now_utc();
+        changes.set_expires_at(shared.expiry.next(now));
+
+        match (lifecycle, id) {
+            (Lifecycle::Destroy, id) => {
+                if let Some(id) = id {
+                    shared.store.delete(&id.key()).await?;
+                    tracing::debug!(key = ?id.key(), "session destroyed");
+                }
+                if cookie_present {
+                    self.set_removal(headers);
+                }
+            }
+            (Lifecycle::Regenerate, Some(old)) => {
+                let old_key = old.key();
+                for _ in 0..CREATE_ATTEMPTS {
+                    let new = SessionId::generate()?;
+                    match shared
+                        .store
+                        .regenerate(&old_key, &new.key(), &changes)
+                        .await?
+                    {
+                        WriteOutcome::Applied => {
+                            tracing::debug!(old = ?old_key, new = ?new.key(), "session regenerated");
+                            return self.set_cookie(&new, headers);
+                        }
+                        WriteOutcome::KeyTaken => continue,
+                        _ => {
+                            // The session ended meanwhile: start afresh with
+                            // what this request stored, never the old data.
+                            return self.create(&changes, headers).await;
+                        }
+                    }
+                }
+                return Err(SaveError::NoFreeKey);
+            }
+            (_, None) => {
+                if changes.stores_data() {
+                    self.create(&changes, headers).await?;
+                }
+            }
+            (Lifecycle::Keep, Some(id)) => {
+                let key = id.key();
+                let persistent = shared.expiry.persistent_cookie;
+                if !changes.is_empty() {
+                    match shared.store.save(&key, &changes).await? {
+                        WriteOutcome::Applied => {
+                            if persistent || stale_key {
+                                self.set_cookie(&id, headers)?;
+                            }
+                        }
+                        _ => tracing::debug!(
+                            ?key,
+                            "the session ended while this request ran; its changes are dropped"
+                        ),
+                    }
+                } else if shared.expiry.due_for_extension(expires_at, now) {
+                    let outcome = shared.store.touch(&key, changes.expires_at()).await?;
+                    if outcome == WriteOutcome::Applied && (persistent || stale_key) {
+                        self.set_cookie(&id, headers)?;
+                    }
+                } else if stale_key {
+                    self.set_cookie(&id, headers)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(&self, changes: &ChangeSet, headers: &mut HeaderMap) -> Result<(), SaveError> {
+        if !changes.stores_data() {
+            return Ok(());
+        }
+        for _ in 0..CREATE_ATTEMPTS {
+            let id = SessionId::generate()?;
+            let key: SessionKey = id.key();
+            match self.shared.store.create(&key, changes).await? {
+                WriteOutcome::Applied => {
+                    tracing::debug!(?key, "session created");
+                    return self.set_cookie(&id, headers);
+                }
+                _ => continue,
+            }
+        }
+        Err(SaveError::NoFreeKey)
+    }
+
+    fn set_cookie(&self, id: &SessionId, headers: &mut HeaderMap) -> Result<(), SaveError> {
+        let value = self
+            .shared
+            .codec
+            .issue(id, self.shared.expiry.cookie_max_age())
+            .ok_or(SaveError::Cookie)?;
+        headers.append(SET_COOKIE, value);
+        Ok(())
+    }
+
+    fn set_removal(&self, headers: &mut HeaderMap) {
+        if let Some(value) = self.shared.codec.removal() {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+}
+
+/// Why a session could not be saved after the handler.
+#[derive(Debug)]
+pub(crate) enum SaveError {
+    Store(StoreError),
+    Encode,
+    NoFreeKey,
+    Cookie,
+}
+
+impl From<StoreError> for SaveError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Store(err) => write!(f, "{err}"),
+            Self::Encode => f.write_str("a session field could not be encoded as JSON"),
+            Self::NoFreeKey => f.write_str("the store refused every fresh session key"),
+            Self::Cookie => f.write_str("the session cookie could not be written"),
+        }
+    }
+}

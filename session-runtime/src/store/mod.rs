@@ -1,0 +1,428 @@
+//! The store trait every back end implements, and the types it speaks.
+//!
+//! # The contract
+//!
+//! A store keeps, per session, a set of named fields (each a JSON text) and
+//! an expiry. It is addressed by a [`SessionKey`], the SHA-256 digest of the
+//! session ID: the ID itself never reaches a store, so a leaked dump or a
+//! timing side channel in the store's index gives no usable cookie.
+//!
+//! Every store must keep these rules, which the conformance suite in
+//! [`crate::testing`] checks (every back end of this crate runs it):
+//!
+//! 1. [`load`](SessionStore::load) returns `None` for a key it does not know
+//!    and for a session whose expiry has passed, even if the record is still
+//!    there: expiry is enforced on the server, on every load.
+//! 2. [`create`](SessionStore::create) never overwrites a live session: it
+//!    answers [`WriteOutcome::KeyTaken`] instead.
+//! 3. [`save`](SessionStore::save) applies a whole [`ChangeSet`] atomically
+//!    for one session, and only if the session is live: a save that arrives
+//!    after the session was deleted, regenerated or has expired answers
+//!    [`WriteOutcome::NotLive`] and writes nothing, so a slow request never
+//!    revives a dead session. Fields that are not in the change set are left
+//!    as they are, so two requests that change different fields both persist.
+//! 4. An [`Increment`] is applied on the store's side, against the value the
+//!    store holds at that moment (or the increment's `initial` value where the
+//!    field is absent), saturating at the bounds of `i64`: two overlapping
+//!    increments both count.
+//! 5. [`touch`](SessionStore::touch) moves the expiry of a live session and
+//!    writes no data.
+//! 6. [`regenerate`](SessionStore::regenerate) moves a live session's data to a
+//!    new key, applies a change set to it, and makes the old key dead, in one
+//!    step where the back end allows it.
+//! 7. [`delete`](SessionStore::delete) removes a session; deleting a key that
+//!    is not there is not an error.
+//! 8. A failure of the back end is a [`StoreError`] that keeps its source; a
+//!    store never panics on data it reads back.
+
+mod dyn_store;
+#[cfg(feature = "memory")]
+mod memory;
+
+pub(crate) use self::dyn_store::DynStore;
+
+#[cfg(feature = "memory")]
+pub use self::memory::MemoryStore;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+
+use time::OffsetDateTime;
+
+pub use crate::error::StoreError;
+pub use crate::id::SessionKey;
+
+/// A session as a store holds it: its fields and its expiry.
+///
+/// Field names are namespaced by the derive (`"cart.items"`); values are JSON
+/// texts. A record is small, so fields are kept in a `Vec` and looked up by a
+/// linear scan, which beats hashing for the dozen fields a session has.
+///
+/// ```
+/// use session_runtime::store::Record;
+/// use time::{Duration, OffsetDateTime};
+///
+/// let expires_at = OffsetDateTime::now_utc() + Duration::hours(1);
+/// let record = Record::new(vec![("visits.page_views".into(), "3".into())], expires_at);
+/// assert_eq!(record.get("visits.page_views"), Some("3"));
+/// assert_eq!(record.get("cart.items"), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    fields: Vec<(String, String)>,
+    expires_at: OffsetDateTime,
+}
+
+impl Record {
+    /// A record of these fields, live until `expires_at`.
+    pub fn new(fields: Vec<(String, String)>, expires_at: OffsetDateTime) -> Self {
+        Self { fields, expires_at }
+    }
+
+    /// The JSON text stored under `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every field, in no particular order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// How many fields the record holds.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the record holds no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// When the session expires.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.expires_at
+    }
+
+    /// Takes the fields out of the record.
+    pub fn into_fields(self) -> Vec<(String, String)> {
+        self.fields
+    }
+
+    /// Applies a change set to this record in place, the way every store must:
+    /// sets, then removals, then increments, then the new expiry.
+    ///
+    /// Stores that hold records in memory (or that read, change and write a
+    /// record inside one transaction) use this so that they all agree.
+    ///
+    /// ```
+    /// use session_runtime::store::{ChangeSet, Record};
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let later = OffsetDateTime::now_utc() + Duration::hours(2);
+    /// let mut record = Record::new(vec![("v.n".into(), "1".into())], later);
+    /// let changes = ChangeSet::new(later).set("v.theme", "\"dark\"").increment("v.n", 2, 0);
+    /// record.apply(&changes);
+    /// assert_eq!(record.get("v.n"), Some("3"));
+    /// assert_eq!(record.get("v.theme"), Some("\"dark\""));
+    /// ```
+    pub fn apply(&mut self, changes: &ChangeSet) {
+        for (key, value) in &changes.set {
+            self.put(key, value.clone());
+        }
+        for key in &changes.remove {
+            self.fields.retain(|(name, _)| name != key.as_ref());
+        }
+        for inc in &changes.increment {
+            let next = inc.apply_to(self.get(&inc.key));
+            self.put(&inc.key, next.to_string());
+        }
+        self.expires_at = changes.expires_at;
+    }
+
+    fn put(&mut self, key: &str, value: String) {
+        match self.fields.iter_mut().find(|(name, _)| name == key) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((key.to_owned(), value)),
+        }
+    }
+}
+
+/// A store-side increment of an integer field (`#[session(counter)]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Increment {
+    /// The field.
+    pub key: Cow<'static, str>,
+    /// How much to add (negative to subtract).
+    pub delta: i64,
+    /// The value to add to when the store holds no value for the field.
+    pub initial: i64,
+}
+
+impl Increment {
+    /// The value after this increment, given the stored JSON text (if any).
+    ///
+    /// The sum saturates at the bounds of `i64`. A stored value that is not
+    /// an integer counts as absent, so the increment starts from `initial`.
+    ///
+    /// ```
+    /// use session_runtime::store::Increment;
+    ///
+    /// let inc = Increment { key: "v.n".into(), delta: 5, initial: 0 };
+    /// assert_eq!(inc.apply_to(Some("10")), 15);
+    /// assert_eq!(inc.apply_to(None), 5);
+    /// assert_eq!(inc.apply_to(Some("\"oops\"")), 5);
+    /// assert_eq!(inc.apply_to(Some(&i64::MAX.to_string())), i64::MAX);
+    /// ```
+    pub fn apply_to(&self, stored: Option<&str>) -> i64 {
+        let base = stored
+            .and_then(|raw| raw.trim().parse::<i64>().ok())
+            .unwrap_or(self.initial);
+        base.saturating_add(self.delta)
+    }
+}
+
+/// What one request changed in a session: the fields it set, the fields it
+/// removed, the increments of its counters, and the session's new expiry.
+///
+/// An unchanged field never appears here.
+///
+/// ```
+/// use session_runtime::store::ChangeSet;
+/// use time::{Duration, OffsetDateTime};
+///
+/// let changes = ChangeSet::new(OffsetDateTime::now_utc() + Duration::hours(24))
+///     .set("prefs.theme", "\"dark\"")
+///     .remove("cart.items")
+///     .increment("visits.page_views", 1, 0);
+/// assert!(!changes.is_empty());
+/// assert_eq!(changes.sets().count(), 1);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChangeSet {
+    set: Vec<(Cow<'static, str>, String)>,
+    remove: Vec<Cow<'static, str>>,
+    increment: Vec<Increment>,
+    expires_at: OffsetDateTime,
+}
+
+impl ChangeSet {
+    /// An empty change set that moves the expiry to `expires_at`.
+    pub fn new(expires_at: OffsetDateTime) -> Self {
+        Self {
+            set: Vec::new(),
+            remove: Vec::new(),
+            increment: Vec::new(),
+            expires_at,
+        }
+    }
+
+    /// Adds a field to set to this JSON text.
+    pub fn set(mut self, key: impl Into<Cow<'static, str>>, json: impl Into<String>) -> Self {
+        self.push_set(key.into(), json.into());
+        self
+    }
+
+    /// Adds a field to remove.
+    pub fn remove(mut self, key: impl Into<Cow<'static, str>>) -> Self {
+        self.push_remove(key.into());
+        self
+    }
+
+    /// Adds an increment.
+    pub fn increment(
+        mut self,
+        key: impl Into<Cow<'static, str>>,
+        delta: i64,
+        initial: i64,
+    ) -> Self {
+        self.push_increment(key.into(), delta, initial);
+        self
+    }
+
+    pub(crate) fn push_set(&mut self, key: Cow<'static, str>, json: String) {
+        self.forget(&key);
+        self.set.push((key, json));
+    }
+
+    pub(crate) fn push_remove(&mut self, key: Cow<'static, str>) {
+        self.forget(&key);
+        self.remove.push(key);
+    }
+
+    pub(crate) fn push_increment(&mut self, key: Cow<'static, str>, delta: i64, initial: i64) {
+        if let Some(inc) = self.increment.iter_mut().find(|inc| inc.key == key) {
+            inc.delta = inc.delta.saturating_add(delta);
+            return;
+        }
+        self.forget(&key);
+        self.increment.push(Increment {
+            key,
+            delta,
+            initial,
+        });
+    }
+
+    pub(crate) fn set_expires_at(&mut self, expires_at: OffsetDateTime) {
+        self.expires_at = expires_at;
+    }
+
+    /// A later change to a key replaces an earlier one.
+    fn forget(&mut self, key: &str) {
+        self.set.retain(|(k, _)| k != key);
+        self.remove.retain(|k| k != key);
+        self.increment.retain(|inc| inc.key != key);
+    }
+
+    /// The fields to set, with their JSON texts.
+    pub fn sets(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.set.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+    }
+
+    /// The fields to remove.
+    pub fn removals(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.remove.iter().map(|k| k.as_ref())
+    }
+
+    /// The increments to apply on the store's side.
+    pub fn increments(&self) -> impl ExactSizeIterator<Item = &Increment> {
+        self.increment.iter()
+    }
+
+    /// The session's new expiry.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.expires_at
+    }
+
+    /// Whether no field changes (the expiry may still move).
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty() && self.increment.is_empty()
+    }
+
+    /// Whether the change set stores any data: what a new session needs before
+    /// it is worth creating.
+    pub fn stores_data(&self) -> bool {
+        !self.set.is_empty() || !self.increment.is_empty()
+    }
+
+    /// Everything a new session starts with: the sets and the increments (each
+    /// applied to its initial value), as a list of fields.
+    pub fn initial_fields(&self) -> Vec<(String, String)> {
+        let mut record = Record::new(Vec::new(), self.expires_at);
+        record.apply(self);
+        record.into_fields()
+    }
+}
+
+impl fmt::Debug for ChangeSet {
+    // Values may hold personal data: the debug form names the keys only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangeSet")
+            .field("set", &self.set.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("remove", &self.remove)
+            .field(
+                "increment",
+                &self
+                    .increment
+                    .iter()
+                    .map(|i| (&i.key, i.delta))
+                    .collect::<Vec<_>>(),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What a write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteOutcome {
+    /// The write was applied.
+    Applied,
+    /// The session is not live (deleted, regenerated, expired or never
+    /// created): nothing was written.
+    NotLive,
+    /// The new key is already held by a live session: nothing was written.
+    KeyTaken,
+}
+
+/// A session store: where session data lives between requests.
+///
+/// See the [module docs](self) for the contract every store keeps. The
+/// methods are `async`; an implementation may write them as `async fn`.
+///
+/// ```
+/// use session_runtime::store::{ChangeSet, MemoryStore, SessionKey, SessionStore, WriteOutcome};
+/// use time::{Duration, OffsetDateTime};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), session_runtime::StoreError> {
+/// let store = MemoryStore::new();
+/// let key = SessionKey::from_digest([7; 32]);
+/// let expires_at = OffsetDateTime::now_utc() + Duration::hours(1);
+///
+/// let first = ChangeSet::new(expires_at).set("visits.page_views", "1");
+/// assert_eq!(store.create(&key, &first).await?, WriteOutcome::Applied);
+/// assert_eq!(store.create(&key, &first).await?, WriteOutcome::KeyTaken);
+///
+/// let bump = ChangeSet::new(expires_at).increment("visits.page_views", 1, 0);
+/// assert_eq!(store.save(&key, &bump).await?, WriteOutcome::Applied);
+/// let record = store.load(&key).await?.expect("live");
+/// assert_eq!(record.get("visits.page_views"), Some("2"));
+///
+/// store.delete(&key).await?;
+/// assert_eq!(store.save(&key, &bump).await?, WriteOutcome::NotLive);
+/// # Ok(())
+/// # }
+/// ```
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// Loads a live session's record; `None` when the key is unknown or the
+    /// session has expired.
+    fn load(
+        &self,
+        key: &SessionKey,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Creates a session under `key` with the data of `changes`, unless a live
+    /// session already holds that key ([`WriteOutcome::KeyTaken`]).
+    fn create(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Applies `changes` to the live session under `key`, atomically, or
+    /// answers [`WriteOutcome::NotLive`] and writes nothing.
+    fn save(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Moves the expiry of the live session under `key`, writing no data.
+    fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Moves the live session under `old` to `new`, applies `changes` to it,
+    /// and makes `old` dead.
+    ///
+    /// Answers [`WriteOutcome::NotLive`] when `old` is not live and
+    /// [`WriteOutcome::KeyTaken`] when `new` is held by a live session; in both
+    /// cases nothing is written.
+    fn regenerate(
+        &self,
+        old: &SessionKey,
+        new: &SessionKey,
+        changes: &ChangeSet,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Deletes the session under `key`. Deleting an unknown key is not an error.
+    fn delete(&self, key: &SessionKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
