@@ -1,0 +1,96 @@
+//! What the integration tests share: serving a router on a real loopback
+//! listener, HTTP clients with cookie jars, and the servers' addresses.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use reqwest::cookie::{CookieStore as _, Jar};
+use reqwest::Client;
+
+/// A router served on 127.0.0.1 on a free port, until the test ends.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Serves `app` on a fresh loopback port.
+    pub async fn start(app: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("a local address");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Self { addr, task }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A browser-like client: it keeps the cookies it is given.
+pub struct Browser {
+    pub client: Client,
+    pub jar: Arc<Jar>,
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .build()
+            .expect("an HTTP client");
+        Self { client, jar }
+    }
+
+    /// The `Cookie` header the jar would send to `url`.
+    pub fn cookies_for(&self, url: &str) -> Option<String> {
+        let url = url.parse().expect("a URL");
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().expect("ascii cookies").to_owned())
+    }
+
+    /// `GET url`: the status and the body.
+    pub async fn get(&self, url: &str) -> (u16, String) {
+        let res = self.client.get(url).send().await.expect("GET");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("a body"))
+    }
+
+    /// `POST url` with a form: the status and the body.
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let res = self
+            .client
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("a body"))
+    }
+}
+
+/// A client that keeps no cookies: every header is set by hand.
+pub fn bare_client() -> Client {
+    Client::builder().build().expect("an HTTP client")
+}
+
+/// Whether a missing server must fail the run (CI) rather than skip.
+pub fn servers_required() -> bool {
+    std::env::var("SESSION_KIT_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
+}
