@@ -1,0 +1,39 @@
+//! Two derived structs with one namespace in one program are refused when the
+//! layer is built: sharing would be silent corruption.
+
+use session_kit::{ConfigError, Key, MemoryStore, Session, SessionLayer};
+
+mod billing {
+    #[derive(session_kit::Session, Default)]
+    #[session(namespace = "cart")]
+    pub struct Cart {
+        pub total: u64,
+    }
+}
+
+#[derive(Session, Default)]
+struct Cart {
+    items: Vec<String>,
+}
+
+#[test]
+fn two_structs_with_one_namespace_fail_at_start_up() {
+    let _ = (Cart::default().items, billing::Cart::default().total);
+    let err = SessionLayer::builder(MemoryStore::new(), Key::generate())
+        .build()
+        .expect_err("the clash is found");
+    match &err {
+        ConfigError::DuplicateNamespace { namespace, .. } => assert_eq!(*namespace, "cart"),
+        other => panic!("unexpected error: {other}"),
+    }
+    let message = err.to_string();
+    assert!(message.contains("duplicate_namespace::Cart"), "{message}");
+    assert!(message.contains("duplicate_namespace::billing::Cart"), "{message}");
+    assert!(message.contains("#[session(namespace"), "{message}");
+}
+
+#[test]
+#[should_panic(expected = "invalid session configuration")]
+fn session_layer_new_panics_at_start_up_on_the_clash() {
+    let _ = SessionLayer::new(MemoryStore::new(), Key::generate());
+}
