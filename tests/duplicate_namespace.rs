@@ -6,8 +6,8 @@ use session_kit::{ConfigError, Key, MemoryStore, Session, SessionLayer};
 mod billing {
     #[derive(session_kit::Session, Default)]
     #[session(namespace = "cart")]
-    pub struct Cart {
-        pub total: u64,
+    pub(crate) struct Cart {
+        pub(crate) total: u64,
     }
 }
 
@@ -28,7 +28,10 @@ fn two_structs_with_one_namespace_fail_at_start_up() {
     }
     let message = err.to_string();
     assert!(message.contains("duplicate_namespace::Cart"), "{message}");
-    assert!(message.contains("duplicate_namespace::billing::Cart"), "{message}");
+    assert!(
+        message.contains("duplicate_namespace::billing::Cart"),
+        "{message}"
+    );
     assert!(message.contains("#[session(namespace"), "{message}");
 }
 

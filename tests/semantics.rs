@@ -13,9 +13,7 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use serde::{Deserialize, Serialize};
 use session_kit::store::{ChangeSet, Record, SessionKey, SessionStore, WriteOutcome};
 use session_kit::testing::InstrumentedStore;
-use session_kit::{
-    Key, MemoryStore, Session, SessionHandle, SessionId, SessionLayer, StoreError,
-};
+use session_kit::{Key, MemoryStore, Session, SessionHandle, SessionId, SessionLayer, StoreError};
 use time::OffsetDateTime;
 
 use common::{bare_client, TestServer};
@@ -56,14 +54,24 @@ impl SessionStore for Recorder {
         self.inner.load(key).await
     }
     async fn create(&self, key: &SessionKey, c: &ChangeSet) -> Result<WriteOutcome, StoreError> {
-        self.writes.lock().expect("not poisoned").push((*key, c.clone()));
+        self.writes
+            .lock()
+            .expect("not poisoned")
+            .push((*key, c.clone()));
         self.inner.create(key, c).await
     }
     async fn save(&self, key: &SessionKey, c: &ChangeSet) -> Result<WriteOutcome, StoreError> {
-        self.writes.lock().expect("not poisoned").push((*key, c.clone()));
+        self.writes
+            .lock()
+            .expect("not poisoned")
+            .push((*key, c.clone()));
         self.inner.save(key, c).await
     }
-    async fn touch(&self, key: &SessionKey, at: OffsetDateTime) -> Result<WriteOutcome, StoreError> {
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        at: OffsetDateTime,
+    ) -> Result<WriteOutcome, StoreError> {
         self.inner.touch(key, at).await
     }
     async fn regenerate(
@@ -99,10 +107,12 @@ fn routes(ran: Arc<AtomicUsize>) -> Router {
         .route("/plain", get(|| async { "no session here" }))
         .route(
             "/read",
-            get(move |p: Session<Profile>, b: Session<Basket>, h: SessionHandle| async move {
-                c1();
-                format!("{} {} {} {}", p.name, p.visits, b.items.len(), h.is_new())
-            }),
+            get(
+                move |p: Session<Profile>, b: Session<Basket>, h: SessionHandle| async move {
+                    c1();
+                    format!("{} {} {} {}", p.name, p.visits, b.items.len(), h.is_new())
+                },
+            ),
         )
         .route(
             "/visit",
@@ -114,11 +124,14 @@ fn routes(ran: Arc<AtomicUsize>) -> Router {
         )
         .route(
             "/name/{name}",
-            post(move |mut p: Session<Profile>, axum::extract::Path(name): axum::extract::Path<String>| async move {
-                c3();
-                p.name = name;
-                "ok"
-            }),
+            post(
+                move |mut p: Session<Profile>,
+                      axum::extract::Path(name): axum::extract::Path<String>| async move {
+                    c3();
+                    p.name = name;
+                    "ok"
+                },
+            ),
         )
         .route(
             "/basket/add",
@@ -137,14 +150,16 @@ fn routes(ran: Arc<AtomicUsize>) -> Router {
         )
         .route(
             "/touch-nothing",
-            post(|mut p: Session<Profile>, mut b: Session<Basket>| async move {
-                // `&mut` taken, nothing changed: nothing is written.
-                let _ = &mut p.name;
-                let visits = p.visits;
-                p.visits = visits;
-                b.items.retain(|_| true);
-                "ok"
-            }),
+            post(
+                |mut p: Session<Profile>, mut b: Session<Basket>| async move {
+                    // `&mut` taken, nothing changed: nothing is written.
+                    let _ = &mut p.name;
+                    let visits = p.visits;
+                    p.visits = visits;
+                    b.items.retain(|_| true);
+                    "ok"
+                },
+            ),
         )
         .route(
             "/fail",
@@ -188,10 +203,14 @@ impl App {
         }
         let res = req.send().await.expect("a response");
         let status = res.status().as_u16();
-        let cookie = res
-            .headers()
-            .get(SET_COOKIE)
-            .map(|v| v.to_str().expect("ascii").split(';').next().unwrap_or("").to_owned());
+        let cookie = res.headers().get(SET_COOKIE).map(|v| {
+            v.to_str()
+                .expect("ascii")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        });
         Reply {
             status,
             cookie,
@@ -247,7 +266,10 @@ async fn three_extractors_cost_one_store_read() {
 async fn reading_writes_nothing_and_an_empty_new_session_is_not_stored() {
     let app = app().await;
     let reply = app.send("GET", "/read", None).await;
-    assert_eq!((reply.status, reply.cookie, reply.body.as_str()), (200, None, " 0 0 true"));
+    assert_eq!(
+        (reply.status, reply.cookie, reply.body.as_str()),
+        (200, None, " 0 0 true")
+    );
     let reply = app.send("POST", "/touch-nothing", None).await;
     assert_eq!((reply.status, reply.cookie), (200, None));
     assert_eq!(app.store.calls().writes(), 0);
@@ -274,7 +296,10 @@ async fn a_failed_handler_saves_nothing() {
     let reply = app.send("POST", "/fail", Some(&cookie)).await;
     assert_eq!(reply.status, 500);
     assert_eq!(app.store.calls().writes(), writes);
-    assert_eq!(app.send("GET", "/read", Some(&cookie)).await.body, " 1 0 false");
+    assert_eq!(
+        app.send("GET", "/read", Some(&cookie)).await.body,
+        " 1 0 false"
+    );
 }
 
 /// 4. A request that changes one field writes that field alone.
@@ -301,7 +326,10 @@ async fn a_change_to_one_field_writes_that_field_alone() {
     );
     let (_, last) = &writes[3];
     let (_, json) = last.sets().next().expect("one set");
-    assert_eq!(json, r#"[{"sku":"apple","quantity":2}]"#, "a deep change is seen");
+    assert_eq!(
+        json, r#"[{"sku":"apple","quantity":2}]"#,
+        "a deep change is seen"
+    );
 }
 
 /// 6. The store is keyed by the SHA-256 digest of the ID, never the ID.
@@ -327,8 +355,18 @@ async fn an_expired_session_never_loads() {
         .expect("a valid configuration");
     let server = TestServer::start(routes(Arc::default()).layer(layer)).await;
     let client = bare_client();
-    let res = client.post(server.url("/visit")).send().await.expect("POST");
-    let cookie = res.headers()[SET_COOKIE].to_str().expect("ascii").split(';').next().unwrap_or("").to_owned();
+    let res = client
+        .post(server.url("/visit"))
+        .send()
+        .await
+        .expect("POST");
+    let cookie = res.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let res = client
         .get(server.url("/read"))
@@ -336,7 +374,11 @@ async fn an_expired_session_never_loads() {
         .send()
         .await
         .expect("GET");
-    assert_eq!(res.text().await.expect("a body"), " 0 0 true", "a fresh session");
+    assert_eq!(
+        res.text().await.expect("a body"),
+        " 0 0 true",
+        "a fresh session"
+    );
 }
 
 /// 8. Stored data that no longer decodes resets that field alone.
@@ -352,7 +394,10 @@ async fn an_undecodable_field_resets_to_its_default_and_the_others_survive() {
         .store
         .inner()
         .inner
-        .save(&key, &ChangeSet::new(far).set("profile.visits", r#"{"old":"shape"}"#))
+        .save(
+            &key,
+            &ChangeSet::new(far).set("profile.visits", r#"{"old":"shape"}"#),
+        )
         .await
         .expect("the store works");
     assert_eq!(outcome, WriteOutcome::Applied);
@@ -360,7 +405,10 @@ async fn an_undecodable_field_resets_to_its_default_and_the_others_survive() {
     assert_eq!((reply.status, reply.body.as_str()), (200, "ada 0 0 false"));
     // The next change writes a good value back.
     assert_eq!(app.send("POST", "/visit", Some(&cookie)).await.body, "1");
-    assert_eq!(app.send("GET", "/read", Some(&cookie)).await.body, "ada 1 0 false");
+    assert_eq!(
+        app.send("GET", "/read", Some(&cookie)).await.body,
+        "ada 1 0 false"
+    );
 }
 
 /// 9. A store that is down: 503 before the handler, 500 when the save fails,
@@ -374,13 +422,23 @@ async fn a_store_outage_gives_503_before_and_500_after_the_handler() {
     let ran = app.handler_ran.load(Ordering::SeqCst);
     let reply = app.send("POST", "/visit", Some(&cookie)).await;
     assert_eq!(reply.status, 503);
-    assert_eq!(reply.body, "the session store is unavailable; try again shortly");
-    assert_eq!(app.handler_ran.load(Ordering::SeqCst), ran, "the handler never ran");
+    assert_eq!(
+        reply.body,
+        "the session store is unavailable; try again shortly"
+    );
+    assert_eq!(
+        app.handler_ran.load(Ordering::SeqCst),
+        ran,
+        "the handler never ran"
+    );
     app.store.fail_reads(false);
 
     app.store.fail_writes(true);
     let reply = app.send("POST", "/visit", Some(&cookie)).await;
-    assert_eq!(reply.status, 500, "a failed save is not reported as success");
+    assert_eq!(
+        reply.status, 500,
+        "a failed save is not reported as success"
+    );
     let reply = app.send("POST", "/visit", None).await;
     assert_eq!((reply.status, reply.cookie), (500, None));
     app.store.fail_writes(false);
@@ -393,7 +451,11 @@ async fn a_store_outage_gives_503_before_and_500_after_the_handler() {
 #[tokio::test]
 async fn a_router_without_the_layer_names_the_fix() {
     let server = TestServer::start(routes(Arc::default())).await;
-    let res = bare_client().get(server.url("/read")).send().await.expect("GET");
+    let res = bare_client()
+        .get(server.url("/read"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(res.status(), 500);
     let body = res.text().await.expect("a body");
     assert!(body.contains("SessionLayer"), "{body}");
@@ -406,7 +468,11 @@ async fn taking_one_session_type_twice_is_refused() {
     let app = app().await;
     let reply = app.send("GET", "/twice", None).await;
     assert_eq!(reply.status, 500);
-    assert!(reply.body.contains("extract each session type once"), "{}", reply.body);
+    assert!(
+        reply.body.contains("extract each session type once"),
+        "{}",
+        reply.body
+    );
 }
 
 /// Two derived structs share one session and one cookie.
@@ -415,8 +481,15 @@ async fn two_namespaces_share_one_session_and_one_cookie() {
     let app = app().await;
     let cookie = app.session().await;
     let reply = app.send("POST", "/basket/add", Some(&cookie)).await;
-    assert_eq!((reply.status, reply.cookie), (200, None), "the same cookie serves both");
-    assert_eq!(app.send("GET", "/read", Some(&cookie)).await.body, " 1 1 false");
+    assert_eq!(
+        (reply.status, reply.cookie),
+        (200, None),
+        "the same cookie serves both"
+    );
+    assert_eq!(
+        app.send("GET", "/read", Some(&cookie)).await.body,
+        " 1 1 false"
+    );
 }
 
 /// 10. Secrets never print.

@@ -44,15 +44,24 @@ async fn the_counter_works_as_in_visits() {
         browser.get(&url).await,
         (200, "Welcome to this page for the first time!".to_owned())
     );
-    assert_eq!(browser.get(&url).await, (200, "You visited this page 2 times".to_owned()));
-    assert_eq!(browser.get(&url).await, (200, "You visited this page 3 times".to_owned()));
+    assert_eq!(
+        browser.get(&url).await,
+        (200, "You visited this page 2 times".to_owned())
+    );
+    assert_eq!(
+        browser.get(&url).await,
+        (200, "You visited this page 3 times".to_owned())
+    );
 }
 
 #[tokio::test]
 async fn me_is_401_until_login() {
     let shop = shop().await;
     let browser = Browser::new();
-    assert_eq!(browser.get(&shop.url("/me")).await, (401, "Not logged in".to_owned()));
+    assert_eq!(
+        browser.get(&shop.url("/me")).await,
+        (401, "Not logged in".to_owned())
+    );
     assert_eq!(
         browser.post(&shop.url("/login"), &[("user", "ada")]).await,
         (200, "Logged in as ada".to_owned())
@@ -64,15 +73,25 @@ async fn me_is_401_until_login() {
 async fn login_regenerates_the_id_and_the_old_cookie_is_dead() {
     let shop = shop().await;
     let browser = Browser::new();
-    browser.post(&shop.url("/cart/add"), &[("item", "apple")]).await;
-    let before = browser.cookies_for(&shop.url("/")).expect("a session cookie");
+    browser
+        .post(&shop.url("/cart/add"), &[("item", "apple")])
+        .await;
+    let before = browser
+        .cookies_for(&shop.url("/"))
+        .expect("a session cookie");
     assert_eq!(
         browser.post(&shop.url("/login"), &[("user", "ada")]).await,
         (200, "Logged in as ada".to_owned())
     );
-    let after = browser.cookies_for(&shop.url("/")).expect("a session cookie");
+    let after = browser
+        .cookies_for(&shop.url("/"))
+        .expect("a session cookie");
     assert_ne!(before, after, "login gives a new session ID");
-    assert_eq!(browser.get(&shop.url("/cart")).await.1, r#"["apple"]"#, "data is kept");
+    assert_eq!(
+        browser.get(&shop.url("/cart")).await.1,
+        r#"["apple"]"#,
+        "data is kept"
+    );
 
     // The pre-login cookie (the one an attacker could have planted) logs no
     // one in, and its cart is gone.
@@ -98,8 +117,12 @@ async fn logout_deletes_the_session_and_expires_the_cookie() {
     let shop = shop().await;
     let browser = Browser::new();
     browser.post(&shop.url("/login"), &[("user", "ada")]).await;
-    browser.post(&shop.url("/cart/add"), &[("item", "apple")]).await;
-    let cookie = browser.cookies_for(&shop.url("/")).expect("a session cookie");
+    browser
+        .post(&shop.url("/cart/add"), &[("item", "apple")])
+        .await;
+    let cookie = browser
+        .cookies_for(&shop.url("/"))
+        .expect("a session cookie");
     assert_eq!(shop.store.inner().len(), 1);
 
     let res = bare_client()
@@ -136,10 +159,15 @@ async fn logout_deletes_the_session_and_expires_the_cookie() {
 async fn the_cart_counts_and_lists_items_oldest_first() {
     let shop = shop().await;
     let browser = Browser::new();
-    assert_eq!(browser.get(&shop.url("/cart")).await, (200, "[]".to_owned()));
+    assert_eq!(
+        browser.get(&shop.url("/cart")).await,
+        (200, "[]".to_owned())
+    );
     for (n, item) in ["apple", "pear", "fig \"quoted\""].iter().enumerate() {
         assert_eq!(
-            browser.post(&shop.url("/cart/add"), &[("item", item)]).await,
+            browser
+                .post(&shop.url("/cart/add"), &[("item", item)])
+                .await,
             (200, (n + 1).to_string())
         );
     }
@@ -153,12 +181,20 @@ async fn the_cart_counts_and_lists_items_oldest_first() {
 async fn the_theme_is_default_until_set() {
     let shop = shop().await;
     let browser = Browser::new();
-    assert_eq!(browser.get(&shop.url("/prefs")).await, (200, "default".to_owned()));
     assert_eq!(
-        browser.post(&shop.url("/prefs"), &[("theme", "dark")]).await,
+        browser.get(&shop.url("/prefs")).await,
+        (200, "default".to_owned())
+    );
+    assert_eq!(
+        browser
+            .post(&shop.url("/prefs"), &[("theme", "dark")])
+            .await,
         (200, "Theme set to dark".to_owned())
     );
-    assert_eq!(browser.get(&shop.url("/prefs")).await, (200, "dark".to_owned()));
+    assert_eq!(
+        browser.get(&shop.url("/prefs")).await,
+        (200, "dark".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -172,10 +208,16 @@ async fn delay_ms_is_checked_and_honoured() {
             .await,
         (200, "1".to_owned())
     );
-    assert!(started.elapsed() >= std::time::Duration::from_millis(200), "it slept");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(200),
+        "it slept"
+    );
     for bad in ["5001", "-1", "soon"] {
         let (status, _) = browser
-            .post(&shop.url(&format!("/cart/add?delay_ms={bad}")), &[("item", "x")])
+            .post(
+                &shop.url(&format!("/cart/add?delay_ms={bad}")),
+                &[("item", "x")],
+            )
             .await;
         assert_eq!(status, 400, "delay_ms={bad}");
     }
@@ -190,7 +232,9 @@ async fn concurrent_changes_to_different_fields_both_persist() {
     for trial in 0..100 {
         let browser = Browser::new();
         browser.get(&shop.url("/")).await;
-        let cookie = browser.cookies_for(&shop.url("/")).expect("a session cookie");
+        let cookie = browser
+            .cookies_for(&shop.url("/"))
+            .expect("a session cookie");
         let theme = format!("theme{trial}");
         let item = format!("item{trial}");
         let client = bare_client();
@@ -204,16 +248,21 @@ async fn concurrent_changes_to_different_fields_both_persist() {
             .header(COOKIE, &cookie)
             .form(&[("theme", theme.as_str())])
             .send();
-        let visit = client
-            .get(shop.url("/"))
-            .header(COOKIE, &cookie)
-            .send();
+        let visit = client.get(shop.url("/")).header(COOKIE, &cookie).send();
         let (add, prefs, visit) = tokio::join!(add, prefs, visit);
         assert_eq!(add.expect("add").status(), 200);
         assert_eq!(prefs.expect("prefs").status(), 200);
         assert_eq!(visit.expect("visit").status(), 200);
-        assert_eq!(browser.get(&shop.url("/cart")).await.1, format!("[\"{item}\"]"), "trial {trial}");
-        assert_eq!(browser.get(&shop.url("/prefs")).await.1, theme, "trial {trial}");
+        assert_eq!(
+            browser.get(&shop.url("/cart")).await.1,
+            format!("[\"{item}\"]"),
+            "trial {trial}"
+        );
+        assert_eq!(
+            browser.get(&shop.url("/prefs")).await.1,
+            theme,
+            "trial {trial}"
+        );
     }
 }
 
@@ -225,7 +274,9 @@ async fn a_slow_write_racing_a_logout_does_not_revive_the_session() {
     for trial in 0..20 {
         let browser = Browser::new();
         browser.post(&shop.url("/login"), &[("user", "ada")]).await;
-        let cookie = browser.cookies_for(&shop.url("/")).expect("a session cookie");
+        let cookie = browser
+            .cookies_for(&shop.url("/"))
+            .expect("a session cookie");
         let client = bare_client();
         let slow = client
             .post(shop.url("/cart/add?delay_ms=150"))

@@ -10,14 +10,14 @@ use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::Client;
 
 /// A router served on 127.0.0.1 on a free port, until the test ends.
-pub struct TestServer {
-    pub addr: SocketAddr,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl TestServer {
     /// Serves `app` on a fresh loopback port.
-    pub async fn start(app: Router) -> Self {
+    pub(crate) async fn start(app: Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
@@ -29,7 +29,7 @@ impl TestServer {
     }
 
     /// The absolute URL of `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }
@@ -41,13 +41,13 @@ impl Drop for TestServer {
 }
 
 /// A browser-like client: it keeps the cookies it is given.
-pub struct Browser {
-    pub client: Client,
-    pub jar: Arc<Jar>,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
+    pub(crate) jar: Arc<Jar>,
 }
 
 impl Browser {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let jar = Arc::new(Jar::default());
         let client = Client::builder()
             .cookie_provider(jar.clone())
@@ -57,7 +57,7 @@ impl Browser {
     }
 
     /// The `Cookie` header the jar would send to `url`.
-    pub fn cookies_for(&self, url: &str) -> Option<String> {
+    pub(crate) fn cookies_for(&self, url: &str) -> Option<String> {
         let url = url.parse().expect("a URL");
         self.jar
             .cookies(&url)
@@ -65,32 +65,26 @@ impl Browser {
     }
 
     /// `GET url`: the status and the body.
-    pub async fn get(&self, url: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, url: &str) -> (u16, String) {
         let res = self.client.get(url).send().await.expect("GET");
         let status = res.status().as_u16();
         (status, res.text().await.expect("a body"))
     }
 
     /// `POST url` with a form: the status and the body.
-    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> (u16, String) {
-        let res = self
-            .client
-            .post(url)
-            .form(form)
-            .send()
-            .await
-            .expect("POST");
+    pub(crate) async fn post(&self, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let res = self.client.post(url).form(form).send().await.expect("POST");
         let status = res.status().as_u16();
         (status, res.text().await.expect("a body"))
     }
 }
 
 /// A client that keeps no cookies: every header is set by hand.
-pub fn bare_client() -> Client {
+pub(crate) fn bare_client() -> Client {
     Client::builder().build().expect("an HTTP client")
 }
 
 /// Whether a missing server must fail the run (CI) rather than skip.
-pub fn servers_required() -> bool {
+pub(crate) fn servers_required() -> bool {
     std::env::var("SESSION_KIT_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
