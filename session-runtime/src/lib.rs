@@ -37,6 +37,9 @@ pub use self::layer::{SessionLayer, SessionLayerBuilder};
 pub use self::service::SessionService;
 #[cfg(feature = "memory")]
 pub use self::store::MemoryStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::store::{RedisStore, RedisStoreBuilder};
 pub use self::store::SessionStore;
 pub use ::cookie::SameSite;
 

@@ -38,11 +38,16 @@
 mod dyn_store;
 #[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub(crate) use self::dyn_store::DynStore;
 
 #[cfg(feature = "memory")]
 pub use self::memory::MemoryStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 
 use std::borrow::Cow;
 use std::fmt;

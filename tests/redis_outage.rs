@@ -1,0 +1,1 @@
+//! Redis tests (being written).

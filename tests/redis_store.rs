@@ -1,0 +1,259 @@
+//! `RedisStore` on the real Redis at `REDIS_URL` (default
+//! `redis://127.0.0.1:6379`): the store conformance suite, each test under a
+//! key prefix of its own that is deleted after it, and what is particular to
+//! Redis (the layout, the increment rule in Lua, database numbers).
+//!
+//! Without a Redis the tests print `SKIPPED: ...` and pass, unless
+//! `SESSION_KIT_REQUIRE_SERVERS=1`, where they fail.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use redis::AsyncCommands as _;
+use session_kit::store::{ChangeSet, Increment, SessionStore, WriteOutcome};
+use session_kit::{RedisStore, SessionId, SessionKey};
+use time::{Duration, OffsetDateTime};
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test (or run) uses.
+fn unique_prefix() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    format!("session-kit-test:{}:{nanos}:{n}:", std::process::id())
+}
+
+async fn store_at(url: &str) -> Option<RedisStore> {
+    match RedisStore::builder(url)
+        .key_prefix(unique_prefix())
+        .connect()
+        .await
+    {
+        Ok(store) => Some(store),
+        Err(err) if !common::servers_required() => {
+            eprintln!(
+                "SKIPPED: no Redis at {url} ({err}: {:?}); set REDIS_URL, or \
+                 SESSION_KIT_REQUIRE_SERVERS=1 to make this a failure",
+                std::error::Error::source(&err)
+            );
+            None
+        }
+        Err(err) => panic!("SESSION_KIT_REQUIRE_SERVERS=1 and no Redis at {url}: {err}"),
+    }
+}
+
+async fn make_store() -> Option<RedisStore> {
+    store_at(&redis_url()).await
+}
+
+async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a connection to Redis")
+}
+
+/// Deletes every key under the store's prefix.
+async fn cleanup(store: RedisStore) {
+    delete_prefix(&redis_url(), store.key_prefix()).await;
+}
+
+async fn delete_prefix(url: &str, prefix: &str) {
+    let mut conn = raw(url).await;
+    let keys: Vec<String> = {
+        let mut iter = conn
+            .scan_match::<_, String>(format!("{prefix}*"))
+            .await
+            .expect("SCAN");
+        let mut keys = Vec::new();
+        while let Some(key) = futures_util::StreamExt::next(&mut iter).await {
+            keys.push(key);
+        }
+        keys
+    };
+    if !keys.is_empty() {
+        let _: () = conn.del(keys).await.expect("DEL");
+    }
+}
+
+session_kit::store_conformance_tests!(make_store, teardown = cleanup);
+
+fn key() -> SessionKey {
+    SessionId::generate().expect("an ID").key()
+}
+
+fn in_an_hour() -> OffsetDateTime {
+    OffsetDateTime::now_utc() + Duration::hours(1)
+}
+
+#[tokio::test]
+async fn a_session_is_one_hash_under_a_hash_tagged_key_with_a_redis_expiry() {
+    let Some(store) = make_store().await else {
+        return;
+    };
+    let key = key();
+    let changes = ChangeSet::new(in_an_hour())
+        .set("cart.items", "[\"apple\"]")
+        .increment("visits.n", 1, 0);
+    assert_eq!(
+        store.create(&key, &changes).await.expect("create"),
+        WriteOutcome::Applied
+    );
+    let name = store.redis_key(&key);
+    assert_eq!(
+        name,
+        format!("{}{{{}}}", store.key_prefix(), key.to_hex()),
+        "prefix, then the digest as a hash tag"
+    );
+    let mut conn = raw(&redis_url()).await;
+    let mut fields: Vec<(String, String)> = conn.hgetall(&name).await.expect("HGETALL");
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            ("cart.items".to_owned(), "[\"apple\"]".to_owned()),
+            ("visits.n".to_owned(), "1".to_owned()),
+        ]
+    );
+    let ttl: i64 = conn.pttl(&name).await.expect("PTTL");
+    assert!(ttl > 0, "the session expires by Redis's own clock");
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn increments_read_stored_text_exactly_as_increment_apply_to_does() {
+    let Some(store) = make_store().await else {
+        return;
+    };
+    let stored = [
+        "7",
+        " 7",
+        "+7",
+        "007",
+        "-0",
+        "\u{a0}12\u{3000}",
+        "\t-3\n",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "00000000000000000000009",
+        "1.5",
+        "1e3",
+        "\"3\"",
+        "null",
+        "",
+        "-",
+        "+",
+        "+-1",
+        "\u{ff11}",
+    ];
+    for text in stored {
+        for (delta, initial) in [(1, 42), (-1, -42), (i64::MAX, 0), (i64::MIN, 0)] {
+            let key = key();
+            let created = ChangeSet::new(in_an_hour())
+                .set("a.n", text)
+                .set("a.keep", "1");
+            assert_eq!(
+                store.create(&key, &created).await.expect("create"),
+                WriteOutcome::Applied
+            );
+            let bump = ChangeSet::new(in_an_hour()).increment("a.n", delta, initial);
+            assert_eq!(
+                store.save(&key, &bump).await.expect("save"),
+                WriteOutcome::Applied
+            );
+            let expected = Increment {
+                key: "a.n".into(),
+                delta,
+                initial,
+            }
+            .apply_to(Some(text));
+            let record = store.load(&key).await.expect("load").expect("live");
+            assert_eq!(
+                record.get("a.n"),
+                Some(expected.to_string().as_str()),
+                "stored {text:?}, delta {delta}, initial {initial}"
+            );
+        }
+    }
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn a_session_whose_fields_are_all_removed_stays_live() {
+    let Some(store) = make_store().await else {
+        return;
+    };
+    let key = key();
+    let created = ChangeSet::new(in_an_hour()).set("a.x", "1");
+    store.create(&key, &created).await.expect("create");
+    let emptied = ChangeSet::new(in_an_hour()).remove("a.x");
+    assert_eq!(
+        store.save(&key, &emptied).await.expect("save"),
+        WriteOutcome::Applied
+    );
+    let record = store.load(&key).await.expect("load").expect("still live");
+    assert!(record.is_empty(), "no field shows, not even the marker");
+    let refilled = ChangeSet::new(in_an_hour()).set("a.y", "2");
+    assert_eq!(
+        store.save(&key, &refilled).await.expect("save"),
+        WriteOutcome::Applied
+    );
+    let record = store.load(&key).await.expect("load").expect("live");
+    assert_eq!(record.fields().collect::<Vec<_>>(), vec![("a.y", "2")]);
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn the_database_number_in_the_url_is_honoured() {
+    let url = format!("{}/3", redis_url().trim_end_matches('/'));
+    let Some(store) = store_at(&url).await else {
+        return;
+    };
+    let key = key();
+    store
+        .create(&key, &ChangeSet::new(in_an_hour()).set("a.x", "1"))
+        .await
+        .expect("create");
+    let name = store.redis_key(&key);
+    let exists_in_3: bool = raw(&url).await.exists(&name).await.expect("EXISTS");
+    let exists_in_0: bool = raw(&redis_url()).await.exists(&name).await.expect("EXISTS");
+    assert!(exists_in_3, "the session is in database 3");
+    assert!(!exists_in_0, "and not in database 0");
+    delete_prefix(&url, store.key_prefix()).await;
+}
+
+#[tokio::test]
+async fn a_key_prefix_with_a_brace_is_refused() {
+    let result = RedisStore::builder(redis_url())
+        .key_prefix("app{1}:")
+        .connect()
+        .await;
+    let err = result.expect_err("a brace would change the hash tag");
+    assert!(err.to_string().contains("must not contain"), "{err}");
+}
+
+#[tokio::test]
+async fn a_redis_that_is_not_there_fails_to_connect_quickly_with_its_cause() {
+    // A port nothing listens on: bind one, note it, let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let err = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .connect_timeout(std::time::Duration::from_millis(200))
+        .command_timeout(std::time::Duration::from_millis(200))
+        .connect()
+        .await
+        .expect_err("nothing listens there");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the driver's error is kept: {err}"
+    );
+}
