@@ -80,6 +80,32 @@ pub enum ConfigError {
     /// The inactivity timeout is zero or longer than the 400 days a browser
     /// keeps a cookie.
     InvalidTimeout,
+    /// The absolute lifetime is zero.
+    InvalidAbsoluteLifetime,
+    /// `SameSite=None` on a cookie that is not `Secure`: browsers reject it.
+    SameSiteNoneWithoutSecure,
+    /// A `Partitioned` cookie that is not `Secure`: browsers reject it.
+    PartitionedWithoutSecure,
+    /// A cookie named `__Host-…` or `__Secure-…` that is not `Secure`:
+    /// browsers reject it.
+    PrefixWithoutSecure {
+        /// The cookie's name.
+        name: String,
+    },
+    /// A cookie named `__Host-…` with a `Path` other than `/`.
+    HostPrefixWithPath {
+        /// The cookie's name.
+        name: String,
+        /// The configured `Path`.
+        path: String,
+    },
+    /// A cookie named `__Host-…` with a `Domain`.
+    HostPrefixWithDomain {
+        /// The cookie's name.
+        name: String,
+        /// The configured `Domain`.
+        domain: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -101,6 +127,33 @@ impl fmt::Display for ConfigError {
             Self::InvalidTimeout => {
                 f.write_str("the inactivity timeout must be more than zero and at most 400 days")
             }
+            Self::InvalidAbsoluteLifetime => f.write_str(
+                "the absolute lifetime must be more than zero; remove `.absolute_lifetime(..)` \
+                 for sessions that end by inactivity only",
+            ),
+            Self::SameSiteNoneWithoutSecure => f.write_str(
+                "`SameSite=None` needs a `Secure` cookie, which browsers otherwise reject; \
+                 remove `.secure(false)`, or use `SameSite::Lax` or `SameSite::Strict`",
+            ),
+            Self::PartitionedWithoutSecure => f.write_str(
+                "a `Partitioned` cookie must be `Secure`, which browsers otherwise reject; \
+                 remove `.secure(false)` or `.partitioned(true)`",
+            ),
+            Self::PrefixWithoutSecure { name } => write!(
+                f,
+                "the cookie `{name}` has a `__Host-` or `__Secure-` prefix, which browsers accept \
+                 only on a `Secure` cookie; remove `.secure(false)` or rename the cookie"
+            ),
+            Self::HostPrefixWithPath { name, path } => write!(
+                f,
+                "the cookie `{name}` has the `__Host-` prefix, which requires `Path=/`, not \
+                 `{path}`; remove `.path(..)` or use the `__Secure-` prefix"
+            ),
+            Self::HostPrefixWithDomain { name, domain } => write!(
+                f,
+                "the cookie `{name}` has the `__Host-` prefix, which forbids a `Domain` \
+                 (`{domain}` here); remove `.domain(..)` or use the `__Secure-` prefix"
+            ),
         }
     }
 }

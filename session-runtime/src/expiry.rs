@@ -1,14 +1,37 @@
 //! When sessions end, and when their expiry moves.
+//!
+//! Every rule here is enforced by the server, on every load: the cookie's own
+//! `Max-Age` is only a hint to the browser.
+//!
+//! - **Inactivity** (always on, 24 hours by default): a session that gets no
+//!   request for this long ends. A request moves the expiry forward; one that
+//!   changes nothing does so with a TTL-only touch, and only once
+//!   `extend_after` of the window has passed, so a busy session costs no store
+//!   write on most requests.
+//! - **Absolute lifetime** (off by default): a session ends this long after
+//!   it was created, whatever its activity. The creation time is kept in the
+//!   reserved field [`CREATED_FIELD`], which no derived struct can produce.
+//! - **The cookie**: a browser-session cookie (no `Max-Age`) by default, or a
+//!   persistent one whose `Max-Age` follows the server's expiry, capped at the
+//!   absolute lifetime left and at 400 days.
 
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::store::Record;
+
 /// The longest a browser keeps a cookie (RFC 6265bis): 400 days.
 pub(crate) const MAX_COOKIE_AGE: Duration = Duration::days(400);
 
-/// The expiry policy: an inactivity timeout that slides forward on activity,
-/// without a store write on every request.
+/// The reserved field that holds a session's creation time (Unix time in
+/// milliseconds), stored only when an absolute lifetime is configured.
+///
+/// Derived keys are always `namespace.field`, made of letters, digits, `_` and
+/// `-`: a name with `@` and no `.` can never clash with one.
+pub(crate) const CREATED_FIELD: &str = "@created";
+
+/// The expiry policy.
 #[derive(Clone, Debug)]
 pub(crate) struct Expiry {
     /// How long a session lives without a request.
@@ -19,6 +42,11 @@ pub(crate) struct Expiry {
     /// Whether the cookie carries `Max-Age` (persistent) or dies with the
     /// browser (the default).
     pub(crate) persistent_cookie: bool,
+    /// How long a session may live from its creation, whatever its activity.
+    pub(crate) absolute: Option<Duration>,
+    /// Whether every response that used a live session re-issues its cookie
+    /// (express-session's `rolling`).
+    pub(crate) rolling: bool,
 }
 
 impl Default for Expiry {
@@ -28,30 +56,79 @@ impl Default for Expiry {
             inactivity,
             extend_after: inactivity / 4,
             persistent_cookie: false,
+            absolute: None,
+            rolling: false,
         }
     }
 }
 
 impl Expiry {
-    /// The expiry a session gets when a request writes to it now.
-    pub(crate) fn next(&self, now: OffsetDateTime) -> OffsetDateTime {
-        now + self.inactivity
+    /// The expiry a session gets when a request writes to (or touches) it now:
+    /// the inactivity window from now, capped at the absolute deadline.
+    pub(crate) fn next(
+        &self,
+        now: OffsetDateTime,
+        created: Option<OffsetDateTime>,
+    ) -> OffsetDateTime {
+        let idle = now + self.inactivity;
+        match self.deadline(created) {
+            Some(deadline) => idle.min(deadline),
+            None => idle,
+        }
     }
 
-    /// Whether a read-only request should move this session's expiry forward.
+    /// When a session created at `created` reaches its absolute lifetime.
+    pub(crate) fn deadline(&self, created: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+        Some(created? + self.absolute?)
+    }
+
+    /// Whether a session created at `created` has outlived its absolute
+    /// lifetime.
+    pub(crate) fn outlived(&self, created: OffsetDateTime, now: OffsetDateTime) -> bool {
+        self.deadline(Some(created))
+            .is_some_and(|deadline| deadline <= now)
+    }
+
+    /// Whether a read-only request should move this session's expiry forward:
+    /// once `extend_after` of the window has passed, and only if the expiry
+    /// would actually move (not when it is pinned at the absolute deadline).
     pub(crate) fn due_for_extension(
         &self,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        next: OffsetDateTime,
     ) -> bool {
         let last_extended = expires_at - self.inactivity;
-        now - last_extended >= self.extend_after
+        next > expires_at && now - last_extended >= self.extend_after
     }
 
-    /// The cookie's `Max-Age`, if it is persistent.
-    pub(crate) fn cookie_max_age(&self) -> Option<Duration> {
-        self.persistent_cookie
-            .then(|| self.inactivity.min(MAX_COOKIE_AGE))
+    /// The cookie's `Max-Age`, if it is persistent: the inactivity timeout,
+    /// capped at what is left of the absolute lifetime and at 400 days.
+    pub(crate) fn cookie_max_age(
+        &self,
+        now: OffsetDateTime,
+        created: Option<OffsetDateTime>,
+    ) -> Option<Duration> {
+        if !self.persistent_cookie {
+            return None;
+        }
+        let mut max_age = self.inactivity.min(MAX_COOKIE_AGE);
+        if let Some(deadline) = self.deadline(created) {
+            max_age = max_age.min(deadline - now).max(Duration::ZERO);
+        }
+        Some(max_age)
+    }
+
+    /// The creation time a stored session carries, if any.
+    pub(crate) fn created_of(record: &Record) -> Option<OffsetDateTime> {
+        let millis: i64 = record.get(CREATED_FIELD)?.trim().parse().ok()?;
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
+    }
+
+    /// The stored form of a creation time.
+    pub(crate) fn created_value(created: OffsetDateTime) -> String {
+        let millis = created.unix_timestamp_nanos() / 1_000_000;
+        millis.to_string()
     }
 }
 
@@ -67,8 +144,57 @@ mod tests {
     fn a_read_only_request_extends_only_after_a_quarter_of_the_window() {
         let expiry = Expiry::default();
         let now = OffsetDateTime::now_utc();
-        let fresh = expiry.next(now);
-        assert!(!expiry.due_for_extension(fresh, now + Duration::hours(1)));
-        assert!(expiry.due_for_extension(fresh, now + Duration::hours(7)));
+        let fresh = expiry.next(now, None);
+        let at = |h| now + Duration::hours(h);
+        assert!(!expiry.due_for_extension(fresh, at(1), expiry.next(at(1), None)));
+        assert!(expiry.due_for_extension(fresh, at(7), expiry.next(at(7), None)));
+    }
+
+    #[test]
+    fn cookie_max_age_is_capped_at_400_days() {
+        let expiry = Expiry {
+            inactivity: Duration::days(1000),
+            persistent_cookie: true,
+            ..Expiry::default()
+        };
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(expiry.cookie_max_age(now, None), Some(MAX_COOKIE_AGE));
+    }
+
+    #[test]
+    fn the_absolute_lifetime_caps_the_expiry_and_the_cookie_max_age() {
+        let expiry = Expiry {
+            inactivity: Duration::hours(24),
+            persistent_cookie: true,
+            absolute: Some(Duration::hours(2)),
+            ..Expiry::default()
+        };
+        let created = OffsetDateTime::now_utc();
+        let now = created + Duration::hours(1);
+        assert_eq!(
+            expiry.next(now, Some(created)),
+            created + Duration::hours(2)
+        );
+        assert_eq!(
+            expiry.cookie_max_age(now, Some(created)),
+            Some(Duration::hours(1))
+        );
+        assert!(!expiry.outlived(created, now));
+        assert!(expiry.outlived(created, created + Duration::hours(2)));
+        // Pinned at the deadline, a read-only request has nothing to extend.
+        let pinned = expiry.next(now, Some(created));
+        assert!(!expiry.due_for_extension(pinned, now, expiry.next(now, Some(created))));
+    }
+
+    #[test]
+    fn the_creation_time_round_trips_through_its_reserved_field() {
+        let created = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let record = Record::new(
+            vec![(CREATED_FIELD.to_owned(), Expiry::created_value(created))],
+            created,
+        );
+        assert_eq!(Expiry::created_of(&record), Some(created));
+        let garbled = Record::new(vec![(CREATED_FIELD.to_owned(), "\"x\"".into())], created);
+        assert_eq!(Expiry::created_of(&garbled), None);
     }
 }

@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn DynStore>,
     pub(crate) codec: CookieCodec,
     pub(crate) expiry: Expiry,
+    /// Whether `Forwarded` / `X-Forwarded-Proto` are believed.
+    pub(crate) trust_proxy: bool,
 }
 
 /// The tower layer that gives a router its sessions.
@@ -100,6 +102,7 @@ impl SessionLayer {
             },
             expiry: Expiry::default(),
             extend_after: None,
+            trust_proxy: false,
         }
     }
 }
@@ -120,10 +123,31 @@ pub struct SessionLayerBuilder {
     codec: CookieCodec,
     expiry: Expiry,
     extend_after: Option<Duration>,
+    trust_proxy: bool,
 }
 
 impl SessionLayerBuilder {
     /// The cookie's name (default `sid`).
+    ///
+    /// A name that starts with `__Host-` (case-insensitively) must be
+    /// `Secure`, with `Path=/` and no `Domain`; one that starts with
+    /// `__Secure-` must be `Secure`. [`build`](Self::build) checks both, so
+    /// the browser never silently drops the cookie:
+    ///
+    /// ```
+    /// use session_kit::{ConfigError, Key, MemoryStore, SessionLayer};
+    ///
+    /// let host = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .cookie_name("__Host-sid")
+    ///     .build();
+    /// assert!(host.is_ok());
+    ///
+    /// let wrong = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .cookie_name("__Host-sid")
+    ///     .domain("example.com")
+    ///     .build();
+    /// assert!(matches!(wrong, Err(ConfigError::HostPrefixWithDomain { .. })));
+    /// ```
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.codec.name = name.into();
         self
@@ -154,20 +178,57 @@ impl SessionLayerBuilder {
         self
     }
 
-    /// The cookie's `SameSite` (default `Lax`).
+    /// The cookie's `SameSite` (default `Lax`). `None` requires a `Secure`
+    /// cookie; [`build`](Self::build) refuses it otherwise.
+    ///
+    /// ```
+    /// use session_kit::{ConfigError, Key, MemoryStore, SameSite, SessionLayer};
+    ///
+    /// let err = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .same_site(SameSite::None)
+    ///     .secure(false)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err, ConfigError::SameSiteNoneWithoutSecure);
+    /// ```
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.codec.same_site = same_site;
         self
     }
 
-    /// Whether the cookie is `Partitioned` (CHIPS; default off).
+    /// Whether the cookie is `Partitioned` (CHIPS; default off). A
+    /// partitioned cookie must be `Secure`; [`build`](Self::build) refuses it
+    /// otherwise.
+    ///
+    /// ```
+    /// use session_kit::{Key, MemoryStore, SameSite, SessionLayer};
+    ///
+    /// // A session for an app embedded in other sites' pages.
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .same_site(SameSite::None)
+    ///     .partitioned(true)
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
     pub fn partitioned(mut self, partitioned: bool) -> Self {
         self.codec.partitioned = partitioned;
         self
     }
 
     /// Encrypts the cookie (AES-256-GCM) instead of signing it, so the
-    /// session ID is neither readable nor forgeable.
+    /// session ID is neither readable nor forgeable. Key rotation works the
+    /// same way as for signed cookies.
+    ///
+    /// ```
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .private()
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
     pub fn private(mut self) -> Self {
         self.codec.security = CookieSecurity::Private;
         self
@@ -175,7 +236,27 @@ impl SessionLayerBuilder {
 
     /// Older keys that still verify cookies, newest first. A cookie that
     /// verifies only under one of them keeps its session and is re-issued
-    /// under the current key.
+    /// under the current key (the one given to [`SessionLayer::builder`]).
+    /// A cookie signed by a key that is in neither place is not honoured:
+    /// the client gets a fresh session, without an error.
+    ///
+    /// To rotate without logging anyone out: deploy the new key as the
+    /// current one with the old one here; once every live session has been
+    /// seen (or the inactivity timeout has passed), drop the old key.
+    ///
+    /// ```
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// # let new_secret = [1u8; 64];
+    /// # let old_secret = [2u8; 64];
+    /// let current = Key::derive_from(&new_secret).expect("64 bytes");
+    /// let previous = Key::derive_from(&old_secret).expect("64 bytes");
+    /// let layer = SessionLayer::builder(MemoryStore::new(), current)
+    ///     .older_keys([previous])
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
     pub fn older_keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
         self.codec.keys.truncate(1);
         self.codec.keys.extend(keys);
@@ -183,7 +264,7 @@ impl SessionLayerBuilder {
     }
 
     /// How long a session lives without a request (default 24 hours),
-    /// enforced by the server on every load.
+    /// enforced by the server on every load. At most 400 days.
     pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
         self.expiry.inactivity = to_time(timeout);
         self
@@ -191,20 +272,124 @@ impl SessionLayerBuilder {
 
     /// How much of the inactivity window must pass before a request that
     /// changes nothing moves the expiry forward (default a quarter of the
-    /// timeout). Until then such a request costs no store write.
+    /// timeout). Until then such a request costs no store write; after it,
+    /// one TTL-only touch (no data written) moves the expiry, and a
+    /// persistent cookie is re-issued with it. Zero touches on every request.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// // Sessions end after 30 idle minutes; a reader's request extends
+    /// // the session at most once every 10 minutes.
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .inactivity_timeout(Duration::from_secs(30 * 60))
+    ///     .extend_after(Duration::from_secs(10 * 60))
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
     pub fn extend_after(mut self, after: Duration) -> Self {
         self.extend_after = Some(after);
         self
     }
 
-    /// Gives the cookie a `Max-Age` equal to the inactivity timeout, so it
-    /// outlives the browser (default off: a browser-session cookie).
+    /// Gives the cookie a `Max-Age` equal to the inactivity timeout (capped
+    /// at what is left of the absolute lifetime, and at 400 days), so it
+    /// outlives the browser (default off: a browser-session cookie). The
+    /// cookie is re-issued whenever the server moves the expiry forward.
     pub fn persistent_cookie(mut self, persistent: bool) -> Self {
         self.expiry.persistent_cookie = persistent;
         self
     }
 
-    /// Checks the configuration and builds the layer.
+    /// Ends every session this long after it was created, whatever its
+    /// activity (default: no absolute lifetime). Enforced by the server on
+    /// every load; a persistent cookie's `Max-Age` never reaches past it.
+    ///
+    /// The creation time is stored with the session, in a reserved field.
+    /// Sessions stored before this option was turned on count from the first
+    /// request that sees them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// // Idle for 30 minutes or 12 hours old, whichever comes first.
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .inactivity_timeout(Duration::from_secs(30 * 60))
+    ///     .absolute_lifetime(Duration::from_secs(12 * 60 * 60))
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
+    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.expiry.absolute = Some(to_time(lifetime));
+        self
+    }
+
+    /// Re-issues the cookie on every response to a request that used a live
+    /// session (express-session's `rolling`; default off). With a persistent
+    /// cookie, its `Max-Age` starts again on each response.
+    ///
+    /// This costs a `Set-Cookie` per response, not a store write: the
+    /// server's expiry still moves as [`extend_after`](Self::extend_after)
+    /// says (set that to zero to move it on every request too).
+    ///
+    /// ```
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .persistent_cookie(true)
+    ///     .rolling(true)
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
+    pub fn rolling(mut self, rolling: bool) -> Self {
+        self.expiry.rolling = rolling;
+        self
+    }
+
+    /// Believes the reverse proxy's `Forwarded: proto=…` or
+    /// `X-Forwarded-Proto` header about the scheme the client used (default
+    /// off: both headers are ignored, since any client can send them).
+    ///
+    /// Turn it on only when every request comes through a proxy that sets
+    /// (or overwrites) one of these headers. With it on and a `Secure`
+    /// cookie:
+    ///
+    /// - a request the proxy says came over `https` is secure: it gets the
+    ///   cookie;
+    /// - a request the proxy says came over plain `http` is known to be
+    ///   insecure: its session cookie is ignored, no session is created, and
+    ///   no cookie is set, so a `Secure` cookie never travels over plain HTTP;
+    ///   the handler sees an empty session that is not saved;
+    /// - a request with neither header is treated as the configuration says,
+    ///   as without a proxy.
+    ///
+    /// Without a proxy the layer cannot tell a direct request's scheme, so it
+    /// sends the cookie as configured. A cookie built with `.secure(false)`
+    /// is sent on every request: that is how to allow plain HTTP.
+    ///
+    /// ```
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// // Behind nginx with `proxy_set_header X-Forwarded-Proto $scheme;`.
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .trust_proxy(true)
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
+    pub fn trust_proxy(mut self, trust: bool) -> Self {
+        self.trust_proxy = trust;
+        self
+    }
+
+    /// Checks the configuration and builds the layer: a configuration that
+    /// cannot work fails here, at start-up, with a [`ConfigError`] that says
+    /// what to change, never at the first request.
     pub fn build(mut self) -> Result<SessionLayer, ConfigError> {
         crate::data::check_namespaces()?;
         let name_ok = !self.codec.name.is_empty()
@@ -216,9 +401,18 @@ impl SessionLayerBuilder {
         if !name_ok {
             return Err(ConfigError::InvalidCookieName(self.codec.name));
         }
+        check_attributes(&self.codec)?;
         let inactivity = self.expiry.inactivity;
         if inactivity <= time::Duration::ZERO || inactivity > MAX_COOKIE_AGE {
             return Err(ConfigError::InvalidTimeout);
+        }
+        if let Some(absolute) = self.expiry.absolute {
+            if absolute <= time::Duration::ZERO {
+                return Err(ConfigError::InvalidAbsoluteLifetime);
+            }
+            // Beyond the cookie's 400 days it changes nothing, and a bounded
+            // value keeps the date arithmetic from overflowing.
+            self.expiry.absolute = Some(absolute.min(MAX_COOKIE_AGE));
         }
         self.expiry.extend_after = match self.extend_after {
             Some(after) => to_time(after).min(inactivity),
@@ -229,7 +423,46 @@ impl SessionLayerBuilder {
                 store: self.store,
                 codec: self.codec,
                 expiry: self.expiry,
+                trust_proxy: self.trust_proxy,
             }),
         })
     }
+}
+
+/// The rules browsers apply to a cookie's attributes (RFC 6265bis, CHIPS):
+/// a cookie that breaks them is silently dropped, so they are checked here.
+fn check_attributes(codec: &CookieCodec) -> Result<(), ConfigError> {
+    let has_prefix = |prefix: &str| {
+        codec
+            .name
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let host = has_prefix("__Host-");
+    if (host || has_prefix("__Secure-")) && !codec.secure {
+        return Err(ConfigError::PrefixWithoutSecure {
+            name: codec.name.clone(),
+        });
+    }
+    if host {
+        if codec.path != "/" {
+            return Err(ConfigError::HostPrefixWithPath {
+                name: codec.name.clone(),
+                path: codec.path.clone(),
+            });
+        }
+        if let Some(domain) = &codec.domain {
+            return Err(ConfigError::HostPrefixWithDomain {
+                name: codec.name.clone(),
+                domain: domain.clone(),
+            });
+        }
+    }
+    if codec.same_site == SameSite::None && !codec.secure {
+        return Err(ConfigError::SameSiteNoneWithoutSecure);
+    }
+    if codec.partitioned && !codec.secure {
+        return Err(ConfigError::PartitionedWithoutSecure);
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ mod extract;
 mod id;
 mod key;
 mod layer;
+mod proxy;
 mod service;
 mod session;
 pub mod store;

@@ -12,8 +12,10 @@ use tokio::sync::OnceCell;
 use crate::cookie::Incoming;
 use crate::data::{Diff, Fields, SessionData};
 use crate::error::{SessionAlreadyExtracted, SessionUnavailable, StoreError};
+use crate::expiry::{Expiry, CREATED_FIELD};
 use crate::id::{SessionId, SessionKey};
 use crate::layer::Shared;
+use crate::proxy::{forwarded_scheme, Scheme};
 use crate::store::{ChangeSet, Record, WriteOutcome};
 
 /// How many times a new ID is drawn when a store says the key is taken.
@@ -35,6 +37,12 @@ struct State {
     stale_key: bool,
     /// Whether the request carried a cookie of the session's name.
     cookie_present: bool,
+    /// When the loaded session was created, if an absolute lifetime is
+    /// configured.
+    created: Option<OffsetDateTime>,
+    /// Whether the request is known to be plain HTTP while the cookie is
+    /// `Secure`: no session is loaded, created or given a cookie.
+    plain_http: bool,
     /// The session as loaded, with this request's changes applied.
     record: Record,
     changes: ChangeSet,
@@ -56,7 +64,7 @@ pub(crate) struct RequestSession {
 impl RequestSession {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let now = OffsetDateTime::now_utc();
-        let expires_at = shared.expiry.next(now);
+        let expires_at = shared.expiry.next(now, None);
         Self {
             shared,
             loaded: OnceCell::new(),
@@ -64,6 +72,8 @@ impl RequestSession {
                 id: None,
                 stale_key: false,
                 cookie_present: false,
+                created: None,
+                plain_http: false,
                 record: Record::new(Vec::new(), expires_at),
                 changes: ChangeSet::new(expires_at),
                 lifecycle: Lifecycle::Keep,
@@ -91,11 +101,27 @@ impl RequestSession {
     ) -> Result<(), SessionUnavailable> {
         self.loaded
             .get_or_try_init(|| async {
+                if self.known_plain_http(headers) {
+                    tracing::debug!(
+                        "the trusted proxy says this request came over plain HTTP; \
+                         the Secure session cookie is neither read nor set"
+                    );
+                    self.state().plain_http = true;
+                    return Ok(());
+                }
                 let incoming = self.shared.codec.read(headers);
                 self.load(incoming).await
             })
             .await
             .map(|_| ())
+    }
+
+    /// Whether a trusted proxy says this request came over plain HTTP, so a
+    /// `Secure` cookie must not be used on it.
+    fn known_plain_http(&self, headers: &HeaderMap) -> bool {
+        self.shared.trust_proxy
+            && self.shared.codec.secure
+            && forwarded_scheme(headers) == Scheme::Http
     }
 
     async fn load(&self, incoming: Incoming) -> Result<(), SessionUnavailable> {
@@ -112,20 +138,50 @@ impl RequestSession {
                 })?;
                 // Stores enforce expiry; check again, so a lax one cannot
                 // revive a session.
+                let now = OffsetDateTime::now_utc();
                 record
-                    .filter(|r| r.expires_at() > OffsetDateTime::now_utc())
-                    .map(|r| (id, r, incoming.stale_key))
+                    .filter(|r| r.expires_at() > now)
+                    .and_then(|r| self.check_lifetime(r, now))
+                    .map(|(r, created)| (id, r, created, incoming.stale_key))
             }
         };
         let mut state = self.state();
         state.cookie_present = cookie_present;
-        if let Some((id, record, stale_key)) = loaded {
+        if let Some((id, record, created, stale_key)) = loaded {
             tracing::trace!(key = ?id.key(), "session loaded");
             state.id = Some(id);
             state.stale_key = stale_key;
             state.record = record;
+            match created {
+                Created::Stored(at) => state.created = Some(at),
+                Created::Adopted(at) => {
+                    state.created = Some(at);
+                    state
+                        .changes
+                        .push_set(CREATED_FIELD.into(), Expiry::created_value(at));
+                }
+                Created::NotTracked => {}
+            }
         }
         Ok(())
+    }
+
+    /// Enforces the absolute lifetime: a session past it does not load.
+    fn check_lifetime(&self, record: Record, now: OffsetDateTime) -> Option<(Record, Created)> {
+        let expiry = &self.shared.expiry;
+        if expiry.absolute.is_none() {
+            return Some((record, Created::NotTracked));
+        }
+        match Expiry::created_of(&record) {
+            Some(created) if expiry.outlived(created, now) => {
+                tracing::debug!("the session reached its absolute lifetime");
+                None
+            }
+            Some(created) => Some((record, Created::Stored(created))),
+            // Stored before the absolute lifetime was turned on: it counts
+            // from now, and the next save records that.
+            None => Some((record, Created::Adopted(now))),
+        }
     }
 
     /// Builds a `T` from the loaded session, marking `T` as taken.
@@ -214,8 +270,11 @@ impl RequestSession {
             tracing::debug!(%status, "the handler failed; its session changes are dropped");
             return Ok(());
         }
-        let (id, cookie_present, stale_key, mut changes, lifecycle, expires_at, failed) = {
+        let (id, cookie_present, stale_key, mut changes, lifecycle, expires_at, failed, created) = {
             let mut state = self.state();
+            if state.plain_http {
+                return Ok(());
+            }
             let fresh = ChangeSet::new(state.record.expires_at());
             (
                 state.id.clone(),
@@ -225,6 +284,7 @@ impl RequestSession {
                 state.lifecycle,
                 state.record.expires_at(),
                 state.failed,
+                state.created,
             )
         };
         if failed {
@@ -232,7 +292,7 @@ impl RequestSession {
         }
         let shared = &self.shared;
         let now = OffsetDateTime::now_utc();
-        changes.set_expires_at(shared.expiry.next(now));
+        changes.set_expires_at(shared.expiry.next(now, created));
 
         match (lifecycle, id) {
             (Lifecycle::Destroy, id) => {
@@ -255,13 +315,13 @@ impl RequestSession {
                     {
                         WriteOutcome::Applied => {
                             tracing::debug!(old = ?old_key, new = ?new.key(), "session regenerated");
-                            return self.set_cookie(&new, headers);
+                            return self.set_cookie(&new, created, headers);
                         }
                         WriteOutcome::KeyTaken => continue,
                         _ => {
                             // The session ended meanwhile: start afresh with
                             // what this request stored, never the old data.
-                            return self.create(&changes, headers).await;
+                            return self.create(changes, headers).await;
                         }
                     }
                 }
@@ -269,48 +329,64 @@ impl RequestSession {
             }
             (_, None) => {
                 if changes.stores_data() {
-                    self.create(&changes, headers).await?;
+                    self.create(changes, headers).await?;
                 }
             }
             (Lifecycle::Keep, Some(id)) => {
                 let key = id.key();
-                let persistent = shared.expiry.persistent_cookie;
+                let expiry = &shared.expiry;
+                // A cookie under an older key, or `rolling`, re-issues the
+                // cookie whatever else happens; moving the expiry re-issues a
+                // persistent one, whose `Max-Age` follows it.
+                let mut reissue = stale_key || expiry.rolling;
                 if !changes.is_empty() {
                     match shared.store.save(&key, &changes).await? {
-                        WriteOutcome::Applied => {
-                            if persistent || stale_key {
-                                self.set_cookie(&id, headers)?;
-                            }
+                        WriteOutcome::Applied => reissue |= expiry.persistent_cookie,
+                        _ => {
+                            tracing::debug!(
+                                ?key,
+                                "the session ended while this request ran; its changes are dropped"
+                            );
+                            reissue = false;
                         }
-                        _ => tracing::debug!(
-                            ?key,
-                            "the session ended while this request ran; its changes are dropped"
-                        ),
                     }
-                } else if shared.expiry.due_for_extension(expires_at, now) {
-                    let outcome = shared.store.touch(&key, changes.expires_at()).await?;
-                    if outcome == WriteOutcome::Applied && (persistent || stale_key) {
-                        self.set_cookie(&id, headers)?;
+                } else if expiry.due_for_extension(expires_at, now, changes.expires_at()) {
+                    match shared.store.touch(&key, changes.expires_at()).await? {
+                        WriteOutcome::Applied => reissue |= expiry.persistent_cookie,
+                        _ => reissue = false,
                     }
-                } else if stale_key {
-                    self.set_cookie(&id, headers)?;
+                }
+                if reissue {
+                    self.set_cookie(&id, created, headers)?;
                 }
             }
         }
         Ok(())
     }
 
-    async fn create(&self, changes: &ChangeSet, headers: &mut HeaderMap) -> Result<(), SaveError> {
+    async fn create(
+        &self,
+        mut changes: ChangeSet,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SaveError> {
         if !changes.stores_data() {
             return Ok(());
+        }
+        let expiry = &self.shared.expiry;
+        let mut created = None;
+        if expiry.absolute.is_some() {
+            let now = OffsetDateTime::now_utc();
+            created = Some(now);
+            changes.push_set(CREATED_FIELD.into(), Expiry::created_value(now));
+            changes.set_expires_at(expiry.next(now, created));
         }
         for _ in 0..CREATE_ATTEMPTS {
             let id = SessionId::generate()?;
             let key: SessionKey = id.key();
-            match self.shared.store.create(&key, changes).await? {
+            match self.shared.store.create(&key, &changes).await? {
                 WriteOutcome::Applied => {
                     tracing::debug!(?key, "session created");
-                    return self.set_cookie(&id, headers);
+                    return self.set_cookie(&id, created, headers);
                 }
                 _ => continue,
             }
@@ -318,11 +394,20 @@ impl RequestSession {
         Err(SaveError::NoFreeKey)
     }
 
-    fn set_cookie(&self, id: &SessionId, headers: &mut HeaderMap) -> Result<(), SaveError> {
+    fn set_cookie(
+        &self,
+        id: &SessionId,
+        created: Option<OffsetDateTime>,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SaveError> {
+        let max_age = self
+            .shared
+            .expiry
+            .cookie_max_age(OffsetDateTime::now_utc(), created);
         let value = self
             .shared
             .codec
-            .issue(id, self.shared.expiry.cookie_max_age())
+            .issue(id, max_age)
             .ok_or(SaveError::Cookie)?;
         headers.append(SET_COOKIE, value);
         Ok(())
@@ -333,6 +418,17 @@ impl RequestSession {
             headers.append(SET_COOKIE, value);
         }
     }
+}
+
+/// Where a loaded session's creation time came from.
+#[derive(Debug, Clone, Copy)]
+enum Created {
+    /// No absolute lifetime is configured: the time is not tracked.
+    NotTracked,
+    /// The session carries it.
+    Stored(OffsetDateTime),
+    /// The session predates the absolute lifetime: it starts now.
+    Adopted(OffsetDateTime),
 }
 
 /// Why a session could not be saved after the handler.
