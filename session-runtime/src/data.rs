@@ -184,8 +184,13 @@ pub fn load_field<T: Storable>(
     }
 }
 
-/// Records a field's change, if it changed: encodes it and compares the text
-/// with what the store holds. A field back at its default is removed.
+/// Records a field's change, if it changed. A field back at its default is
+/// removed.
+///
+/// The value is first serialized into a writer that compares it, byte by
+/// byte, with the JSON text the store holds: an unchanged field costs no
+/// allocation, and a changed one stops the comparison at its first differing
+/// byte. Only a changed field is encoded into a new string.
 #[doc(hidden)]
 pub fn diff_field<T: Storable>(
     value: &T,
@@ -193,14 +198,16 @@ pub fn diff_field<T: Storable>(
     default: impl DefaultFn<T>,
     diff: &mut Diff<'_>,
 ) {
+    let stored = diff.record.get(key);
+    if let Some(stored) = stored {
+        if encodes_as(value, stored) {
+            return;
+        }
+    }
     let encoded = match serde_json::to_string(value) {
         Ok(text) => text,
         Err(err) => return diff.fail(key, err),
     };
-    let stored = diff.record.get(key);
-    if stored == Some(encoded.as_str()) {
-        return;
-    }
     let is_default = match serde_json::to_string(&default.call()) {
         Ok(text) => text == encoded,
         Err(_) => false,
@@ -209,6 +216,36 @@ pub fn diff_field<T: Storable>(
         (None, true) => {}
         (Some(_), true) => diff.changes.push_remove(key.into()),
         (_, false) => diff.changes.push_set(key.into(), encoded),
+    }
+}
+
+/// Whether `value` serializes to exactly `expected`, without allocating.
+fn encodes_as<T: Serialize>(value: &T, expected: &str) -> bool {
+    let mut cmp = Compare {
+        rest: expected.as_bytes(),
+    };
+    serde_json::to_writer(&mut cmp, value).is_ok() && cmp.rest.is_empty()
+}
+
+/// An `io::Write` that checks what is written against an expected text, and
+/// fails at the first difference so serialization stops early.
+struct Compare<'a> {
+    rest: &'a [u8],
+}
+
+impl std::io::Write for Compare<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.rest.strip_prefix(buf) {
+            Some(rest) => {
+                self.rest = rest;
+                Ok(buf.len())
+            }
+            None => Err(std::io::Error::other("differs")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -331,6 +368,21 @@ mod tests {
             changes.is_empty(),
             "an absent field still at its default is unchanged"
         );
+    }
+
+    #[test]
+    fn the_comparing_writer_tells_equal_from_different_encodings() {
+        assert!(encodes_as(&vec!["a", "b"], r#"["a","b"]"#));
+        assert!(!encodes_as(&vec!["a", "b"], r#"["a","c"]"#));
+        assert!(
+            !encodes_as(&vec!["a"], r#"["a","b"]"#),
+            "a prefix is not equal"
+        );
+        assert!(
+            !encodes_as(&vec!["a", "b"], r#"["a"]"#),
+            "a longer value is not equal"
+        );
+        assert!(encodes_as(&"é\"q", r#""é\"q""#));
     }
 
     #[test]

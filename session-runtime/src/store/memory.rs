@@ -403,3 +403,71 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> SessionKey {
+        let mut digest = [n; 32];
+        digest[31] = 0; // every test key in one shard
+        digest[0] = n;
+        SessionKey::from_digest(digest)
+    }
+
+    fn expiring_in(ms: i64) -> ChangeSet {
+        ChangeSet::new(OffsetDateTime::now_utc() + time::Duration::milliseconds(ms)).set("a.x", "1")
+    }
+
+    #[tokio::test]
+    async fn sweep_drops_expired_sessions_only() {
+        let store = MemoryStore::new();
+        store.create(&key(1), &expiring_in(-1000)).await.unwrap();
+        store.create(&key(2), &expiring_in(60_000)).await.unwrap();
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.sweep(), 1);
+        assert_eq!(store.len(), 1);
+        assert!(store.load(&key(2)).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_background_sweeper_runs_without_being_asked() {
+        let store = MemoryStore::new().sweep_every(Duration::from_millis(50));
+        store.create(&key(1), &expiring_in(20)).await.unwrap();
+        assert_eq!(store.len(), 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(store.len(), 0, "swept in the background");
+    }
+
+    #[tokio::test]
+    async fn a_full_shard_evicts_expired_sessions_then_the_least_recently_active() {
+        // One session per shard.
+        let store = MemoryStore::with_capacity(SHARDS);
+        store.create(&key(1), &expiring_in(60_000)).await.unwrap();
+        store.create(&key(2), &expiring_in(120_000)).await.unwrap();
+        assert!(
+            store.load(&key(1)).await.unwrap().is_none(),
+            "the nearest expiry went"
+        );
+        assert!(store.load(&key(2)).await.unwrap().is_some());
+
+        let store = MemoryStore::with_capacity(2 * SHARDS);
+        store.create(&key(1), &expiring_in(-10)).await.unwrap();
+        store.create(&key(2), &expiring_in(60_000)).await.unwrap();
+        store.create(&key(3), &expiring_in(30_000)).await.unwrap();
+        assert_eq!(store.len(), 2, "the expired one made room");
+        assert!(store.load(&key(2)).await.unwrap().is_some());
+        assert!(store.load(&key(3)).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn keys_spread_over_all_shards() {
+        let mut seen = [false; SHARDS];
+        for n in 0..=255u8 {
+            let mut digest = [0u8; 32];
+            digest[31] = n;
+            seen[shard_index(&SessionKey::from_digest(digest))] = true;
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+}
