@@ -14,6 +14,10 @@ mod data;
 mod error;
 mod expiry;
 mod extract;
+// The cookie decoding path with fixed keys, for `fuzz/` and property tests.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod id;
 mod key;
 mod layer;
