@@ -663,10 +663,9 @@ impl RedisStore {
             invocation.arg(name.as_str()).arg(value.as_str());
         }
         let created: i64 = self
-            .run(
-                "cannot create the session in Redis",
-                |mut conn| async move { invocation.invoke_async(&mut conn).await },
-            )
+            .run("cannot create the session in Redis", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await
+            })
             .await?;
         Ok(match created {
             1 => WriteOutcome::Applied,
@@ -738,21 +737,12 @@ impl RedisStore {
     }
 
     async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
-        self.run(
-            "cannot delete the session from Redis",
-            |mut conn| async move {
-                redis::cmd("DEL")
-                    .arg(key)
-                    .query_async::<()>(&mut conn)
-                    .await
-            },
-        )
+        self.run("cannot delete the session from Redis", |mut conn| async move {
+            redis::cmd("DEL").arg(key).query_async::<()>(&mut conn).await
+        })
         .await
     }
 }
-
-/// A hash's fields as `HGETALL` answers them: names and values, as bytes.
-type RawFields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Unix time in milliseconds, as `PEXPIREAT` takes it.
 fn unix_millis(at: OffsetDateTime) -> i64 {
@@ -770,7 +760,7 @@ fn text(bytes: Vec<u8>) -> String {
 }
 
 /// The record of a live key, from its fields and its remaining time in ms.
-fn record(fields: RawFields, pttl_ms: i64) -> Option<Record> {
+fn record(fields: Vec<(Vec<u8>, Vec<u8>)>, pttl_ms: i64) -> Option<Record> {
     // -2: no such key; -1: no expiry, which this store never writes: not a
     // session of ours.
     if fields.is_empty() || pttl_ms < 0 {
@@ -833,7 +823,7 @@ fn push_changes(invocation: &mut redis::ScriptInvocation<'_>, changes: &ChangeSe
 impl SessionStore for RedisStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
         let key = self.redis_key(key);
-        let (fields, pttl): (RawFields, i64) = self
+        let (fields, pttl): (Vec<(Vec<u8>, Vec<u8>)>, i64) = self
             .run("cannot load the session from Redis", |mut conn| {
                 let key = &key;
                 async move {
@@ -917,10 +907,9 @@ impl SessionStore for RedisStore {
         invocation.key(&new);
         push_changes(&mut invocation, changes);
         let moved: i64 = self
-            .run(
-                "cannot regenerate the session in Redis",
-                |mut conn| async move { invocation.invoke_async(&mut conn).await },
-            )
+            .run("cannot regenerate the session in Redis", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await
+            })
             .await?;
         Ok(match moved {
             1 => WriteOutcome::Applied,

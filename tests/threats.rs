@@ -1,0 +1,215 @@
+//! Defences of SECURITY.md's threat model that no other test file shows:
+//! a slow request racing a login, a leaked store dump (even with the key),
+//! and the entropy of session IDs.
+
+mod common;
+
+#[path = "../examples/shop.rs"]
+#[allow(dead_code)] // the example's `main` is not used by the tests
+mod shop;
+
+use std::collections::HashSet;
+
+use common::{bare_client, Browser, TestServer};
+use reqwest::header::{COOKIE, SET_COOKIE};
+use session_kit::{Key, MemoryStore, SessionId, SessionLayer};
+
+/// The alphabet of session IDs: URL-safe base64.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// The shop example on a fresh memory store, signing with `key`.
+async fn shop(key: Key) -> TestServer {
+    let layer = SessionLayer::builder(MemoryStore::new(), key)
+        .secure(false)
+        .build()
+        .expect("a valid configuration");
+    TestServer::start(shop::app().layer(layer)).await
+}
+
+/// The `name=value` of the session cookie in a `Set-Cookie`, if any.
+fn cookie_pair(res: &reqwest::Response) -> Option<String> {
+    let header = res.headers().get(SET_COOKIE)?.to_str().expect("ascii");
+    Some(header.split(';').next().expect("a pair").to_owned())
+}
+
+/// SPEC semantics 5, the regenerate half (the logout half is
+/// `tests/shop.rs`): a slow write that finishes after a login moved the
+/// session to a new ID never brings the old ID back to life.
+#[tokio::test]
+async fn a_slow_write_racing_a_login_does_not_revive_the_old_id() {
+    let server = shop(Key::generate()).await;
+    for trial in 0..20 {
+        let browser = Browser::new();
+        browser.get(&server.url("/")).await;
+        let old = browser
+            .cookies_for(&server.url("/"))
+            .expect("a session cookie");
+        let client = bare_client();
+        let slow = client
+            .post(server.url("/cart/add?delay_ms=150"))
+            .header(COOKIE, &old)
+            .form(&[("item", "late")])
+            .send();
+        let login = async {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            client
+                .post(server.url("/login"))
+                .header(COOKIE, &old)
+                .form(&[("user", "ada")])
+                .send()
+                .await
+        };
+        let (slow, login) = tokio::join!(slow, login);
+        let login = login.expect("login");
+        assert_eq!(login.status(), 200, "trial {trial}");
+        let new = cookie_pair(&login).expect("login issues the new ID");
+        assert_ne!(new, old, "trial {trial}");
+        let slow = slow.expect("slow add");
+        assert!(
+            cookie_pair(&slow).is_none_or(|c| c != old),
+            "trial {trial}: the late write never re-issues the old ID"
+        );
+
+        let get = |path: &'static str, cookie: String| {
+            let client = client.clone();
+            let url = server.url(path);
+            async move {
+                let res = client
+                    .get(url)
+                    .header(COOKIE, cookie)
+                    .send()
+                    .await
+                    .expect("GET");
+                let status = res.status().as_u16();
+                (status, res.text().await.expect("a body"))
+            }
+        };
+        assert_eq!(
+            get("/me", old.clone()).await,
+            (401, "Not logged in".to_owned()),
+            "trial {trial}: the old ID is dead"
+        );
+        assert_eq!(
+            get("/cart", old.clone()).await,
+            (200, "[]".to_owned()),
+            "trial {trial}: the late item did not revive the old ID"
+        );
+        assert_eq!(
+            get("/me", new.clone()).await,
+            (200, "ada".to_owned()),
+            "trial {trial}: the new ID is logged in"
+        );
+    }
+}
+
+/// SPEC semantics 6: a store dump holds SHA-256 digests, not IDs. Even an
+/// attacker who has both the dump and the signing key cannot turn a stored
+/// key into a cookie that loads the session: that would take a preimage.
+#[tokio::test]
+async fn a_leaked_store_dump_and_the_key_together_give_no_usable_cookie() {
+    let secret = [42u8; 64];
+    let server = shop(Key::from_bytes(&secret)).await;
+    let victim = Browser::new();
+    let (status, _) = victim
+        .post(&server.url("/login"), &[("user", "victim")])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(victim.get(&server.url("/me")).await, (200, "victim".into()));
+
+    // What the dump holds: the store files a session under the SHA-256 of
+    // its ID (`tests/semantics.rs` checks that), and nothing else names it.
+    let cookie = victim
+        .cookies_for(&server.url("/"))
+        .expect("the victim's cookie");
+    let value = cookie.trim_start_matches("sid=");
+    let id = SessionId::parse(&value[value.len() - 32..]).expect("a signed cookie ends in its ID");
+    let dumped = id.key();
+    // Every ID-shaped text an attacker could make of it, signed with the
+    // real key.
+    let signer = cookie::Key::from(&secret);
+    let client = bare_client();
+    let digest = dumped.as_bytes();
+    let hex = dumped.to_hex();
+    let candidates = [
+        id_text(&digest[..24]),
+        id_text(&digest[8..]),
+        hex[..32].to_owned(),
+        hex[32..].to_owned(),
+    ];
+    for candidate in candidates {
+        assert!(
+            SessionId::parse(&candidate).is_some(),
+            "an ID-shaped candidate"
+        );
+        let mut jar = cookie::CookieJar::new();
+        jar.signed_mut(&signer)
+            .add(cookie::Cookie::new("sid", candidate.clone()));
+        let forged = jar.get("sid").expect("signed").to_string();
+        let res = client
+            .get(server.url("/me"))
+            .header(COOKIE, forged)
+            .send()
+            .await
+            .expect("GET /me");
+        assert_eq!(res.status(), 401, "a digest is not a session ID");
+    }
+    // The forging itself works: the real ID, signed the same way, loads.
+    let mut jar = cookie::CookieJar::new();
+    jar.signed_mut(&signer)
+        .add(cookie::Cookie::new("sid", id.expose().to_owned()));
+    let resigned = jar.get("sid").expect("signed").to_string();
+    let res = client
+        .get(server.url("/me"))
+        .header(COOKIE, resigned)
+        .send()
+        .await
+        .expect("GET /me");
+    assert_eq!(res.text().await.expect("a body"), "victim");
+}
+
+/// SPEC semantics 6: an ID is 192 bits from the OS's CSPRNG. Ten thousand
+/// IDs never repeat, each decodes to 24 bytes, and every one of the 192 bit
+/// positions is set in about half of them (a stuck or biased bit would be
+/// far outside 45-55%: with 10,000 samples, one standard deviation is 0.5%).
+#[test]
+fn session_ids_are_192_uniformly_random_bits_that_never_repeat() {
+    const N: usize = 10_000;
+    let mut seen = HashSet::with_capacity(N);
+    let mut ones = [0usize; 192];
+    for _ in 0..N {
+        let id = SessionId::generate().expect("the OS has entropy");
+        let digits: Vec<u8> = id
+            .expose()
+            .bytes()
+            .map(|c| {
+                ALPHABET
+                    .iter()
+                    .position(|a| *a == c)
+                    .expect("URL-safe base64") as u8
+            })
+            .collect();
+        assert_eq!(digits.len() * 6, 192, "192 bits");
+        for (bit, count) in ones.iter_mut().enumerate() {
+            *count += usize::from(digits[bit / 6] >> (bit % 6) & 1);
+        }
+        assert!(seen.insert(digits), "an ID repeated");
+    }
+    for (bit, count) in ones.iter().enumerate() {
+        assert!(
+            (N * 45 / 100..=N * 55 / 100).contains(count),
+            "bit {bit} was set in {count} of {N} IDs"
+        );
+    }
+}
+
+/// 24 bytes as the 32 characters of an ID (URL-safe base64, no padding).
+fn id_text(bytes: &[u8]) -> String {
+    assert_eq!(bytes.len(), 24);
+    bytes
+        .chunks(3)
+        .flat_map(|c| {
+            let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+            [18, 12, 6, 0].map(|shift| char::from(ALPHABET[(n >> shift & 63) as usize]))
+        })
+        .collect()
+}
