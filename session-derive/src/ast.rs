@@ -18,8 +18,10 @@ pub(crate) struct Container<'a> {
 pub(crate) struct Field<'a> {
     pub(crate) original: &'a syn::Field,
     pub(crate) ident: &'a Ident,
-    pub(crate) ty: &'a Type,
     pub(crate) attrs: FieldAttrs,
+    /// Whether its attributes parsed without an error, so that what they
+    /// mean (skipped, a counter, a default function) can be trusted.
+    pub(crate) attrs_ok: bool,
 }
 
 impl<'a> Container<'a> {
@@ -35,11 +37,13 @@ impl<'a> Container<'a> {
                         .iter()
                         .filter_map(|field| {
                             let ident = field.ident.as_ref()?;
+                            let errors_before = cx.count();
+                            let attrs = attr::field_attrs(cx, &field.attrs);
                             Some(Field {
                                 original: field,
                                 ident,
-                                ty: &field.ty,
-                                attrs: attr::field_attrs(cx, &field.attrs),
+                                attrs,
+                                attrs_ok: cx.count() == errors_before,
                             })
                         })
                         .collect();
@@ -92,12 +96,17 @@ impl<'a> Container<'a> {
     pub(crate) fn namespace(&self) -> String {
         match &self.attrs.namespace {
             Some(Attr { value, .. }) => value.value(),
-            None => snake_case(&self.ident.to_string()),
+            None => snake_case(&self.ident.unraw().to_string()),
         }
     }
 }
 
 impl Field<'_> {
+    /// The field's type, whose span every bound check points at.
+    pub(crate) fn ty(&self) -> &Type {
+        &self.original.ty
+    }
+
     /// The name the field is stored under, inside its namespace.
     pub(crate) fn name(&self) -> String {
         match &self.attrs.rename {

@@ -8,6 +8,7 @@ use quote::ToTokens;
 #[derive(Default)]
 pub(crate) struct Ctxt {
     errors: Option<syn::Error>,
+    count: usize,
 }
 
 impl Ctxt {
@@ -18,10 +19,17 @@ impl Ctxt {
 
     /// Records a syn error.
     pub(crate) fn push(&mut self, err: syn::Error) {
+        self.count += 1;
         match &mut self.errors {
             Some(errors) => errors.combine(err),
             None => self.errors = Some(err),
         }
+    }
+
+    /// How many errors were recorded so far: compare two counts to tell
+    /// whether a step found any.
+    pub(crate) fn count(&self) -> usize {
+        self.count
     }
 
     /// All errors, combined, if there were any.

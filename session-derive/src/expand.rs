@@ -3,8 +3,9 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
-use syn::DeriveInput;
+use syn::{DeriveInput, Ident};
 
 use crate::ast::{Container, Field};
 use crate::ctxt::Ctxt;
@@ -19,9 +20,12 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     }
     match (cx.check(), cont) {
         (Ok(()), Some(cont)) => expand(&cont),
-        (Err(err), _) => {
+        (Err(err), cont) => {
             let mut out = err.to_compile_error();
             out.extend(stub(input));
+            if let Some(cont) = &cont {
+                out.extend(check_field_types(cont));
+            }
             out
         }
         // `from_ast` returns `None` only after recording an error.
@@ -49,8 +53,44 @@ fn stub(input: &DeriveInput) -> TokenStream {
     }
 }
 
+/// When the struct has attribute errors, the bound checks of the fields whose
+/// own attributes are sound still run, so a field type that is not
+/// `Serialize` is reported in the same build as a misspelt attribute.
+fn check_field_types(cont: &Container<'_>) -> TokenStream {
+    if !cont.original.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let checks = cont
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| field.attrs_ok && !(field.is_skipped() && field.is_counter()))
+        .map(|(index, field)| {
+            let var = format_ident!("__field{}", index);
+            let loaded = format_ident!("__loaded{}", index);
+            let code = field_code(field, &var, &loaded, "", quote!(&#var), quote!(&#loaded));
+            let diff = code.diff;
+            let load = code.load;
+            quote! { #load #diff }
+        });
+    quote! {
+        const _: () = {
+            // Never called: it only makes rustc check each field's bounds.
+            #[allow(dead_code)]
+            fn __check_field_types(
+                __fields: &::session_kit::__private::Fields<'_>,
+                __diff: &mut ::session_kit::__private::Diff<'_>,
+            ) {
+                #(#checks)*
+            }
+        };
+    }
+}
+
+/// The expression that gives a field's default value: the `default = path`
+/// function, or `Default::default`, spanned on what the user wrote.
 fn default_expr(field: &Field<'_>) -> TokenStream {
-    let ty = field.ty;
+    let ty = field.ty();
     match field.default() {
         Some(path) => quote_spanned! {path.span()=>
             ::session_kit::__private::default_fn::<#ty, _>(#path)
@@ -61,10 +101,67 @@ fn default_expr(field: &Field<'_>) -> TokenStream {
     }
 }
 
+/// One field's share of the generated code.
+struct FieldCode {
+    /// Statements that bind `var` (and, for a counter, `loaded`) from
+    /// `__fields`.
+    load: TokenStream,
+    /// Statements that record the field's change into `__diff`.
+    diff: TokenStream,
+    /// Whether the field is a counter, whose loaded value is kept.
+    counter: bool,
+}
+
+/// The load and diff code of one field; `value` and `loaded_ref` are the
+/// expressions the diff reads the current value and the loaded count from.
+fn field_code(
+    field: &Field<'_>,
+    var: &Ident,
+    loaded: &Ident,
+    key: &str,
+    value: TokenStream,
+    loaded_ref: TokenStream,
+) -> FieldCode {
+    let ty = field.ty();
+    let default = default_expr(field);
+    if field.is_skipped() {
+        FieldCode {
+            load: quote! {
+                let #var: #ty = ::session_kit::__private::DefaultFn::call(&#default);
+            },
+            diff: TokenStream::new(),
+            counter: false,
+        }
+    } else if field.is_counter() {
+        FieldCode {
+            load: quote_spanned! {ty.span()=>
+                let (#var, #loaded) =
+                    ::session_kit::__private::load_counter::<#ty>(__fields, #key, #default);
+            },
+            diff: quote_spanned! {ty.span()=>
+                ::session_kit::__private::diff_counter::<#ty>(
+                    #value, #loaded_ref, #key, #default, __diff,
+                );
+            },
+            counter: true,
+        }
+    } else {
+        FieldCode {
+            load: quote_spanned! {ty.span()=>
+                let #var = ::session_kit::__private::load_field::<#ty>(__fields, #key, #default);
+            },
+            diff: quote_spanned! {ty.span()=>
+                ::session_kit::__private::diff_field::<#ty>(#value, #key, #default, __diff);
+            },
+            counter: false,
+        }
+    }
+}
+
 fn expand(cont: &Container<'_>) -> TokenStream {
     let ident = cont.ident;
     let namespace = cont.namespace();
-    let type_name = ident.to_string();
+    let type_name = ident.unraw().to_string();
 
     let mut loads = Vec::new();
     let mut diffs = Vec::new();
@@ -74,64 +171,74 @@ fn expand(cont: &Container<'_>) -> TokenStream {
 
     for (index, field) in cont.fields.iter().enumerate() {
         let member = field.ident;
-        let ty = field.ty;
         let var = format_ident!("__field{}", index);
+        let loaded = format_ident!("__loaded{}", index);
         let key = format!("{namespace}.{}", field.name());
-        let default = default_expr(field);
-        if field.is_skipped() {
-            loads.push(quote! {
-                let #var: #ty = ::session_kit::__private::DefaultFn::call(&#default);
-            });
-        } else if field.is_counter() {
-            let snap = format_ident!("__loaded{}", index);
-            let slot = syn::Index::from(snapshot_vars.len());
-            loads.push(quote_spanned! {ty.span()=>
-                let (#var, #snap) = ::session_kit::__private::load_counter::<#ty>(__fields, #key, #default);
-            });
-            diffs.push(quote_spanned! {ty.span()=>
-                ::session_kit::__private::diff_counter::<#ty>(
-                    &self.#member, &__snapshot.#slot, #key, #default, __diff,
-                );
-            });
+        let slot = syn::Index::from(snapshot_vars.len());
+        let code = field_code(
+            field,
+            &var,
+            &loaded,
+            &key,
+            quote!(&__this.#member),
+            quote!(&__snapshot.#slot),
+        );
+        if code.counter {
+            let ty = field.ty();
             snapshot_types.push(quote!(#ty));
-            snapshot_vars.push(snap);
-        } else {
-            loads.push(quote_spanned! {ty.span()=>
-                let #var = ::session_kit::__private::load_field::<#ty>(__fields, #key, #default);
-            });
-            diffs.push(quote_spanned! {ty.span()=>
-                ::session_kit::__private::diff_field::<#ty>(&self.#member, #key, #default, __diff);
-            });
+            snapshot_vars.push(loaded);
         }
+        loads.push(code.load);
+        diffs.push(code.diff);
         inits.push(quote!(#member: #var));
-        let _ = &field.original;
     }
 
+    // The loading and the diffing code of every field are two closures in one
+    // function, not the bodies of the two trait methods: rustc reports a
+    // missing bound once per body and span, so a field type that is not
+    // `Serialize` (or a counter that is not an integer) is one error, not two.
+    // The closures capture nothing, so they are plain function pointers, and
+    // the call through them inlines away.
     quote! {
-        #[automatically_derived]
-        impl ::session_kit::__private::SessionData for #ident {
-            const NAMESPACE: &'static str = #namespace;
+        const _: () = {
             type __Snapshot = (#(#snapshot_types,)*);
 
-            fn __load(
-                __fields: &::session_kit::__private::Fields<'_>,
-            ) -> (Self, Self::__Snapshot) {
-                #(#loads)*
-                (Self { #(#inits,)* }, (#(#snapshot_vars,)*))
-            }
-
-            fn __diff(
-                &self,
-                __snapshot: &Self::__Snapshot,
-                __diff: &mut ::session_kit::__private::Diff<'_>,
+            #[inline]
+            fn __field_code() -> (
+                fn(&::session_kit::__private::Fields<'_>) -> (#ident, __Snapshot),
+                fn(&#ident, &__Snapshot, &mut ::session_kit::__private::Diff<'_>),
             ) {
-                let _ = __snapshot;
-                #(#diffs)*
-                let _ = __diff;
+                (
+                    |__fields| {
+                        #(#loads)*
+                        (#ident { #(#inits,)* }, (#(#snapshot_vars,)*))
+                    },
+                    |__this, __snapshot, __diff| {
+                        #(#diffs)*
+                    },
+                )
             }
-        }
 
-        const _: () = {
+            #[automatically_derived]
+            impl ::session_kit::__private::SessionData for #ident {
+                const NAMESPACE: &'static str = #namespace;
+                type __Snapshot = __Snapshot;
+
+                fn __load(
+                    __fields: &::session_kit::__private::Fields<'_>,
+                ) -> (Self, Self::__Snapshot) {
+                    (__field_code().0)(__fields)
+                }
+
+                fn __diff(
+                    &self,
+                    __snapshot: &Self::__Snapshot,
+                    __diff: &mut ::session_kit::__private::Diff<'_>,
+                ) {
+                    (__field_code().1)(self, __snapshot, __diff)
+                }
+            }
+
             ::session_kit::__private::inventory::submit! {
                 ::session_kit::__private::NamespaceEntry {
                     namespace: #namespace,

@@ -116,6 +116,9 @@ pub(crate) fn check_namespaces() -> Result<(), ConfigError> {
 )]
 pub trait Storable: Serialize + DeserializeOwned {}
 
+// Report a missing bound as "`T` cannot be stored", once, rather than once per
+// missing serde trait.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned> Storable for T {}
 
 /// A field type the derive can default without being told how.
@@ -142,6 +145,9 @@ pub trait DefaultFn<T> {
     fn call(&self) -> T;
 }
 
+// Report a wrong `default = ...` with the message above, not as "`Fn()` is not
+// implemented for `str`".
+#[diagnostic::do_not_recommend]
 impl<T, F: Fn() -> T> DefaultFn<T> for F {
     fn call(&self) -> T {
         self()
