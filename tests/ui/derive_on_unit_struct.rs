@@ -1,0 +1,6 @@
+use session_kit::Session;
+
+#[derive(Session, Default)]
+struct Visits;
+
+fn main() {}
