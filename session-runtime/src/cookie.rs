@@ -58,17 +58,18 @@ impl CookieCodec {
     /// Missing, unsigned, tampered, garbled, oversized or duplicated session
     /// cookies all mean "no session". Never panics.
     pub(crate) fn read(&self, headers: &HeaderMap) -> Incoming {
-        let mut found: Option<&str> = None;
+        let mut found: Option<&[u8]> = None;
         let mut count = 0usize;
+        // Bytes, not text: another cookie's value may hold non-ASCII bytes
+        // (browsers send UTF-8 as it is), which must not hide this one.
         for header in headers.get_all(COOKIE) {
-            let Ok(text) = header.to_str() else { continue };
-            for pair in text.split(';') {
-                let Some((name, value)) = pair.split_once('=') else {
+            for pair in header.as_bytes().split(|b| *b == b';') {
+                let Some(eq) = pair.iter().position(|b| *b == b'=') else {
                     continue;
                 };
-                if name.trim() == self.name {
+                if pair[..eq].trim_ascii() == self.name.as_bytes() {
                     count += 1;
-                    found = Some(value.trim());
+                    found = Some(pair[eq + 1..].trim_ascii());
                 }
             }
         }
@@ -76,8 +77,8 @@ impl CookieCodec {
             present: count > 0,
             ..Incoming::default()
         };
-        let value = match (count, found) {
-            (1, Some(value)) if !value.is_empty() && value.len() <= MAX_VALUE_LEN => value,
+        let value = match (count, found.map(std::str::from_utf8)) {
+            (1, Some(Ok(value))) if !value.is_empty() && value.len() <= MAX_VALUE_LEN => value,
             (0, _) => return incoming,
             _ => {
                 tracing::debug!(

@@ -184,6 +184,21 @@ mod tests {
         assert!(!read_fuzz_input(b"sid=\x01X"));
     }
 
+    /// Browsers send cookie values as they were set, UTF-8 included: another
+    /// cookie's non-ASCII bytes in the same header must not hide the session
+    /// cookie (they did, when a header that was not visible ASCII was skipped
+    /// whole).
+    #[test]
+    fn a_non_ascii_cookie_beside_the_session_cookie_does_not_hide_it() {
+        assert!(read_fuzz_input(b"lang=fran\xc3\xa7ais; sid=\x01S"));
+        assert!(read_fuzz_input(b"sid=\x01P; raw=\xff\xfe"));
+        assert!(read_fuzz_input(b"a=\x80\nsid=\x01S"));
+        assert!(
+            !read_fuzz_input(b"sid=\x01S\nx=\xe9; sid=\x01S"),
+            "still a repeat"
+        );
+    }
+
     /// Every saved fuzz input (the seeds, and each input that ever crashed
     /// the fuzz target, kept in `fuzz/regressions/`) runs through the entry
     /// point without a panic, and none without a placeholder finds a session.
@@ -280,6 +295,27 @@ mod tests {
             // Found or not depends on the bytes around it (a second `sid`,
             // say); what matters is that it never panics.
             let _ = read_fuzz_input(&data);
+        }
+
+        #[test]
+        fn an_issued_cookie_beside_any_other_cookie_value_reads_back(
+            id in a_session_id(),
+            security in a_security(),
+            // Any byte a header value may hold, but the pair separator.
+            other in prop::collection::vec(
+                any::<u8>().prop_filter("a header byte", |b| {
+                    (*b >= 0x20 && *b != 0x7f && *b != b';') || *b == b'\t'
+                }),
+                0..40,
+            ),
+        ) {
+            let codec = codec(security);
+            let value = value_of(&codec.issue(&id, None).unwrap());
+            let mut header = b"other=".to_vec();
+            header.extend_from_slice(&other);
+            header.extend_from_slice(format!("; sid={value}").as_bytes());
+            let read = codec.read(&headers(&[header]));
+            prop_assert_eq!(read.id, Some(id));
         }
 
         #[test]
