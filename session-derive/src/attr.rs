@@ -1,7 +1,8 @@
 //! Parses `#[session(...)]` attributes into typed values.
 
+use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, Expr, ExprLit, ExprPath, Ident, Lit, LitStr, Path};
+use syn::{token, Attribute, Expr, ExprLit, ExprPath, Ident, Lit, LitStr, Meta, Path, Token};
 
 use crate::ctxt::Ctxt;
 
@@ -46,6 +47,12 @@ fn attr_name(meta: &ParseNestedMeta<'_>) -> Option<Ident> {
 
 /// Parses `= "literal"`, or explains what to write.
 fn string_value(meta: &ParseNestedMeta<'_>, name: &Ident, example: &str) -> syn::Result<LitStr> {
+    if !meta.input.peek(Token![=]) {
+        return Err(syn::Error::new_spanned(
+            name,
+            format!("`{name}` needs a value: write `#[session({name} = \"{example}\")]`"),
+        ));
+    }
     let expr: Expr = meta.value()?.parse()?;
     match expr {
         Expr::Lit(ExprLit {
@@ -60,6 +67,12 @@ fn string_value(meta: &ParseNestedMeta<'_>, name: &Ident, example: &str) -> syn:
 
 /// Parses `= path::to::function`, or explains what to write.
 fn path_value(meta: &ParseNestedMeta<'_>, name: &Ident) -> syn::Result<Path> {
+    if !meta.input.peek(Token![=]) {
+        return Err(syn::Error::new_spanned(
+            name,
+            format!("`{name}` needs a function: write `#[session({name} = path::to::function)]`"),
+        ));
+    }
     let expr: Expr = meta.value()?.parse()?;
     match expr {
         Expr::Path(ExprPath { path, qself: None, .. }) => Ok(path),
@@ -79,14 +92,43 @@ fn path_value(meta: &ParseNestedMeta<'_>, name: &Ident) -> syn::Result<Path> {
     }
 }
 
-fn session_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
-    attrs.iter().filter(|a| a.path().is_ident("session"))
+/// Accepts a bare flag such as `skip`; a value given to it (`skip = true`,
+/// `skip(...)`) is consumed and explained, so parsing goes on after it.
+fn flag(meta: &ParseNestedMeta<'_>, name: &Ident) -> syn::Result<()> {
+    let message = format!("`{name}` takes no value: write `#[session({name})]`");
+    if meta.input.peek(Token![=]) {
+        let value: Expr = meta.value()?.parse()?;
+        return Err(syn::Error::new_spanned(value, message));
+    }
+    if meta.input.peek(token::Paren) {
+        let content;
+        let parens = syn::parenthesized!(content in meta.input);
+        let _: TokenStream = content.parse()?;
+        return Err(syn::Error::new(parens.span.join(), message));
+    }
+    Ok(())
+}
+
+/// The `#[session(...)]` attributes among `attrs`; one written without its
+/// list (`#[session]`, `#[session = "..."]`) is explained and left out.
+fn session_attrs<'a>(cx: &mut Ctxt, attrs: &'a [Attribute], expected: &str) -> Vec<&'a Attribute> {
+    let (lists, others): (Vec<_>, Vec<_>) = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("session"))
+        .partition(|a| matches!(a.meta, Meta::List(_)));
+    for attr in others {
+        cx.error_spanned_by(
+            attr,
+            format!("`#[session]` needs its arguments in parentheses: write {expected}"),
+        );
+    }
+    lists
 }
 
 /// Parses the struct's attributes; errors go to `cx`.
 pub(crate) fn struct_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> StructAttrs {
     let mut out = StructAttrs::default();
-    for attr in session_attrs(attrs) {
+    for attr in session_attrs(cx, attrs, "`#[session(namespace = \"...\")]`") {
         let result = attr.parse_nested_meta(|meta| {
             let Some(name) = attr_name(&meta) else {
                 return Err(meta.error("unknown session attribute; expected `namespace = \"...\"`"));
@@ -118,7 +160,11 @@ pub(crate) fn struct_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> StructAttrs {
 /// Parses a field's attributes; errors go to `cx`.
 pub(crate) fn field_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> FieldAttrs {
     let mut out = FieldAttrs::default();
-    for attr in session_attrs(attrs) {
+    for attr in session_attrs(
+        cx,
+        attrs,
+        "`#[session(skip)]`, or another of `rename`, `default`, `skip`, `counter`",
+    ) {
         let result = attr.parse_nested_meta(|meta| {
             let Some(name) = attr_name(&meta) else {
                 return Err(meta.error(
@@ -134,8 +180,14 @@ pub(crate) fn field_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                     Ok(path) => set_once(cx, &mut out.default, &name, path),
                     Err(err) => cx.push(err),
                 },
-                "skip" => set_once(cx, &mut out.skip, &name, ()),
-                "counter" => set_once(cx, &mut out.counter, &name, ()),
+                "skip" => match flag(&meta, &name) {
+                    Ok(()) => set_once(cx, &mut out.skip, &name, ()),
+                    Err(err) => cx.push(err),
+                },
+                "counter" => match flag(&meta, &name) {
+                    Ok(()) => set_once(cx, &mut out.counter, &name, ()),
+                    Err(err) => cx.push(err),
+                },
                 _ => {
                     if meta.input.peek(syn::Token![=]) {
                         let _: Expr = meta.value()?.parse()?;
