@@ -298,6 +298,19 @@ impl SessionLayerBuilder {
     /// at what is left of the absolute lifetime, and at 400 days), so it
     /// outlives the browser (default off: a browser-session cookie). The
     /// cookie is re-issued whenever the server moves the expiry forward.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// // "Remember me" for two weeks of inactivity.
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .inactivity_timeout(Duration::from_secs(14 * 24 * 60 * 60))
+    ///     .persistent_cookie(true)
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
     pub fn persistent_cookie(mut self, persistent: bool) -> Self {
         self.expiry.persistent_cookie = persistent;
         self
