@@ -98,14 +98,14 @@ const CLUSTER_MOVE_ATTEMPTS: usize = 3;
 /// (field, "delta" | "delta,initial")*` (an `initial` of 0 is left out).
 const LUA_APPLY: &str = r#"
 local MAX, MIN = '9223372036854775807', '-9223372036854775808'
--- What Rust's `char::is_whitespace` trims, in UTF-8.
-local WS = { ' ', '\t', '\n', '\v', '\f', '\r', '\194\133', '\194\160', '\225\154\128',
-  '\226\128\128', '\226\128\129', '\226\128\130', '\226\128\131', '\226\128\132',
-  '\226\128\133', '\226\128\134', '\226\128\135', '\226\128\136', '\226\128\137',
-  '\226\128\138', '\226\128\168', '\226\128\169', '\226\128\175', '\226\129\159',
-  '\227\128\128' }
 
 local function trim(s)
+  -- What Rust's `char::is_whitespace` trims, in UTF-8.
+  local WS = { ' ', '\t', '\n', '\v', '\f', '\r', '\194\133', '\194\160', '\225\154\128',
+    '\226\128\128', '\226\128\129', '\226\128\130', '\226\128\131', '\226\128\132',
+    '\226\128\133', '\226\128\134', '\226\128\135', '\226\128\136', '\226\128\137',
+    '\226\128\138', '\226\128\168', '\226\128\169', '\226\128\175', '\226\129\159',
+    '\227\128\128' }
   local again = true
   while again do
     again = false
@@ -141,6 +141,14 @@ local function int64(s)
 end
 
 local function increment(k, f, delta, initial)
+  -- The common case in one command: a stored integer in Redis's own (and
+  -- canonical) form, or an absent field where `initial` is 0. Anything
+  -- else (text, a non-canonical integer, an overflow) is an error here and
+  -- takes the careful path.
+  if initial == '0' then
+    local r = redis.pcall('HINCRBY', k, f, delta)
+    if type(r) ~= 'table' or not r.err then return end
+  end
   local stored = redis.call('HGET', k, f)
   local base = int64(stored) or initial
   if base ~= stored then redis.call('HSET', k, f, base) end
