@@ -66,28 +66,22 @@ async fn pause(Query(delay): Query<Delay>) {
 /// Rejects a bad `delay_ms` before the handler runs.
 async fn check_delay(req: Request, next: Next) -> Response {
     let query = req.uri().query().unwrap_or("");
-    match validate_delay(query) {
-        Ok(()) => next.run(req).await,
-        Err(res) => res,
+    if delay_is_valid(query) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("delay_ms must be a whole number between 0 and {MAX_DELAY_MS}"),
+        )
+            .into_response()
     }
 }
 
-fn validate_delay(query: &str) -> Result<(), Response> {
-    for pair in query.split('&') {
-        if let Some(value) = pair.strip_prefix("delay_ms=") {
-            match value.parse::<u64>() {
-                Ok(ms) if ms <= MAX_DELAY_MS => {}
-                _ => {
-                    return Err((
-                        StatusCode::BAD_REQUEST,
-                        format!("delay_ms must be a whole number between 0 and {MAX_DELAY_MS}"),
-                    )
-                        .into_response())
-                }
-            }
-        }
-    }
-    Ok(())
+fn delay_is_valid(query: &str) -> bool {
+    query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("delay_ms="))
+        .all(|value| value.parse::<u64>().is_ok_and(|ms| ms <= MAX_DELAY_MS))
 }
 
 async fn index(mut visits: Session<Visits>) -> String {

@@ -530,3 +530,22 @@ async fn a_cookie_without_secure_is_sent_over_plain_http_even_behind_a_trusted_p
     .await;
     assert_eq!(again.body, "2");
 }
+
+#[tokio::test]
+async fn path_and_domain_that_would_inject_cookie_attributes_are_configuration_errors() {
+    for (err, attribute) in [
+        (build_error(|b| b.path("/; Domain=evil.example")), "Path"),
+        (build_error(|b| b.path("app")), "Path"),
+        (build_error(|b| b.path("")), "Path"),
+        (build_error(|b| b.domain("example.com; Secure")), "Domain"),
+        (build_error(|b| b.domain("exa mple.com")), "Domain"),
+        (build_error(|b| b.domain("")), "Domain"),
+    ] {
+        assert!(
+            matches!(&err, ConfigError::InvalidAttribute { attribute: a, .. } if *a == attribute),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(attribute), "{err}");
+    }
+    builds(|b| b.path("/app").domain("example.com"));
+}

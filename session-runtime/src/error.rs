@@ -77,6 +77,15 @@ pub enum ConfigError {
     },
     /// The cookie name is empty or holds characters a cookie name cannot.
     InvalidCookieName(String),
+    /// A `Path` or `Domain` value a cookie cannot carry: empty, not
+    /// starting with `/` (a path), or holding `;`, spaces, control or
+    /// non-ASCII characters that would break or inject cookie attributes.
+    InvalidAttribute {
+        /// `Path` or `Domain`.
+        attribute: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// The inactivity timeout is zero or longer than the 400 days a browser
     /// keeps a cookie.
     InvalidTimeout,
@@ -123,6 +132,16 @@ impl fmt::Display for ConfigError {
             Self::InvalidCookieName(name) => write!(
                 f,
                 "`{name}` cannot be a cookie name; use letters, digits and `-_.` only"
+            ),
+            Self::InvalidAttribute { attribute, value } => write!(
+                f,
+                "`{value}` cannot be the cookie's `{attribute}`: use printable ASCII without \
+                 `;` or spaces{}",
+                if *attribute == "Path" {
+                    ", starting with `/`"
+                } else {
+                    ""
+                }
             ),
             Self::InvalidTimeout => {
                 f.write_str("the inactivity timeout must be more than zero and at most 400 days")

@@ -115,6 +115,31 @@ impl<S> Layer<S> for SessionLayer {
     }
 }
 
+/// Refuses `Path` and `Domain` values that would break the `Set-Cookie`
+/// header or inject attributes into it.
+fn check_attribute_values(codec: &CookieCodec) -> Result<(), ConfigError> {
+    let printable = |v: &str| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+    };
+    if !printable(&codec.path) || !codec.path.starts_with('/') {
+        return Err(ConfigError::InvalidAttribute {
+            attribute: "Path",
+            value: codec.path.clone(),
+        });
+    }
+    if let Some(domain) = &codec.domain {
+        if !printable(domain) {
+            return Err(ConfigError::InvalidAttribute {
+                attribute: "Domain",
+                value: domain.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Configures a [`SessionLayer`]; see [`SessionLayer::builder`].
 #[derive(Debug)]
 #[must_use = "call `.build()` to get the layer"]
@@ -414,6 +439,7 @@ impl SessionLayerBuilder {
         if !name_ok {
             return Err(ConfigError::InvalidCookieName(self.codec.name));
         }
+        check_attribute_values(&self.codec)?;
         check_attributes(&self.codec)?;
         let inactivity = self.expiry.inactivity;
         if inactivity <= time::Duration::ZERO || inactivity > MAX_COOKIE_AGE {
