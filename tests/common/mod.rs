@@ -88,3 +88,15 @@ pub(crate) fn bare_client() -> Client {
 pub(crate) fn servers_required() -> bool {
     std::env::var("SESSION_KIT_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
+
+/// A server a test needs is missing: under `SESSION_KIT_REQUIRE_SERVERS=1`
+/// that fails the test; otherwise it says `SKIPPED` loudly. The line goes
+/// straight to the process's stderr, which the test harness does not
+/// capture, so it shows even when the test passes.
+pub(crate) fn skip_or_fail(what: &str) {
+    if servers_required() {
+        panic!("{what}, and SESSION_KIT_REQUIRE_SERVERS=1 requires it");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {what}");
+}
