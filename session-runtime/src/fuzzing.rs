@@ -1,7 +1,7 @@
 //! An entry point for fuzzing the cookie decoding path; not a public API.
 //!
 //! Built only with the `fuzzing` feature (the `fuzz/` crate turns it on) and
-//! in this crate's own tests. It runs the real codec, [`CookieCodec::read`],
+//! in this crate's own tests. It runs the real codec, `CookieCodec::read`,
 //! with fixed keys, signed and private, on `Cookie` headers made of arbitrary
 //! bytes; it exposes no key, no codec and nothing a handler could use.
 //!
