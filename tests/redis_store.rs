@@ -105,10 +105,19 @@ async fn a_session_is_one_hash_under_a_hash_tagged_key_with_a_redis_expiry() {
         WriteOutcome::Applied
     );
     let name = store.redis_key(&key);
-    assert_eq!(
+    let tag = name
+        .strip_prefix(store.key_prefix())
+        .and_then(|rest| rest.strip_prefix('{'))
+        .and_then(|rest| rest.strip_suffix('}'))
+        .expect("prefix, then the digest as a hash tag");
+    assert_eq!(tag.len(), 43, "the digest in URL-safe base64: {tag}");
+    assert!(tag
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert_ne!(
+        store.redis_key(&self::key()),
         name,
-        format!("{}{{{}}}", store.key_prefix(), key.to_hex()),
-        "prefix, then the digest as a hash tag"
+        "another session, another key"
     );
     let mut conn = raw(&redis_url()).await;
     let mut fields: Vec<(String, String)> = conn.hgetall(&name).await.expect("HGETALL");

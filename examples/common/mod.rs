@@ -21,6 +21,9 @@ pub(crate) enum ConfigError {
     UnknownStore(String),
     /// The layer's configuration is invalid.
     Layer(session_kit::ConfigError),
+    /// The store named by `SESSION_STORE` cannot be reached.
+    #[cfg(feature = "redis")]
+    Store(session_kit::StoreError),
 }
 
 impl fmt::Display for ConfigError {
@@ -38,6 +41,11 @@ impl fmt::Display for ConfigError {
                  `redis+cluster://host:port,…`, `postgres://…`, `mysql://…` or `sqlite://PATH`"
             ),
             Self::Layer(err) => write!(f, "{err}"),
+            #[cfg(feature = "redis")]
+            Self::Store(err) => match std::error::Error::source(err) {
+                Some(cause) => write!(f, "SESSION_STORE: {err}: {cause}"),
+                None => write!(f, "SESSION_STORE: {err}"),
+            },
         }
     }
 }
@@ -83,17 +91,35 @@ fn builder(store: impl SessionStore, keys: Vec<Key>) -> SessionLayerBuilder {
 }
 
 /// Builds the session layer from `SESSION_STORE` (default `memory`).
-pub(crate) fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, ConfigError> {
+pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, ConfigError> {
     let store = std::env::var("SESSION_STORE").unwrap_or_else(|_| "memory".to_owned());
     let store = store.trim();
     let builder = match store {
         "" | "memory" => builder(MemoryStore::new(), keys),
         "cookie" => return Err(ConfigError::StoreNotBuilt("cookie")),
-        s if s.starts_with("redis+cluster://") => {
-            return Err(ConfigError::StoreNotBuilt("Redis Cluster"))
+        // `redis://host:port/db` (the database number is honoured) or
+        // `redis+cluster://host:port,host:port,...`.
+        #[cfg(feature = "redis")]
+        s if s.starts_with("redis://")
+            || s.starts_with("rediss://")
+            || s.starts_with("redis+cluster://") =>
+        {
+            let store = session_kit::RedisStore::connect(s)
+                .await
+                .map_err(ConfigError::Store)?;
+            builder(store, keys)
         }
+        #[cfg(not(feature = "redis"))]
+        s if s.starts_with("redis+cluster://") => {
+            return Err(ConfigError::StoreNotBuilt(
+                "Redis Cluster (build with `--features redis`)",
+            ))
+        }
+        #[cfg(not(feature = "redis"))]
         s if s.starts_with("redis://") || s.starts_with("rediss://") => {
-            return Err(ConfigError::StoreNotBuilt("Redis"))
+            return Err(ConfigError::StoreNotBuilt(
+                "Redis (build with `--features redis`)",
+            ))
         }
         s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
             return Err(ConfigError::StoreNotBuilt("PostgreSQL"))
@@ -116,10 +142,12 @@ pub(crate) async fn run(name: &str, app: fn() -> Router) -> std::process::ExitCo
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let started = port().and_then(|port| {
-        let layer = session_layer(keys()?)?;
-        Ok((port, layer))
-    });
+    let started = async {
+        let port = port()?;
+        let layer = session_layer(keys()?).await?;
+        Ok::<_, ConfigError>((port, layer))
+    }
+    .await;
     let (port, layer) = match started {
         Ok(ok) => ok,
         Err(err) => {

@@ -3,9 +3,10 @@
 //! # Layout
 //!
 //! One Redis hash per session, under the key `{prefix}{<digest>}`: the key
-//! prefix (default `session:`) and the hex SHA-256 digest of the session ID in
-//! braces, a Cluster *hash tag*, so that everything about one session lives in
-//! one hash slot. Each session field (`"cart.items"`) is one hash field
+//! prefix (default `session:`) and the SHA-256 digest of the session ID
+//! (URL-safe base64, 43 characters: it travels in every command, and hex
+//! would cost 21 bytes more each time) in braces, a Cluster *hash tag*, so
+//! that everything about one session lives in one hash slot. Each session field (`"cart.items"`) is one hash field
 //! holding its JSON text; the session's expiry is the key's own (`PEXPIREAT`),
 //! so Redis drops expired sessions by itself and no sweeper is needed.
 //!
@@ -13,7 +14,7 @@
 //!
 //! | operation | what goes to Redis | round trips |
 //! | --- | --- | --- |
-//! | load | `HGETALL` + `PTTL`, pipelined | 1 |
+//! | load | a script: `HGETALL` + `PTTL`, read atomically | 1 |
 //! | create | a script: `EXISTS`, then `HSET` + `PEXPIREAT` | 1 |
 //! | save | a script: `EXISTS`, then `HSET` of the changed fields, `HDEL` of the removed ones, the increments, `PEXPIREAT` | 1 |
 //! | touch | `PEXPIREAT` (which answers 0 for a missing key) | 1 |
@@ -72,6 +73,8 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
@@ -91,18 +94,18 @@ const CLUSTER_MOVE_ATTEMPTS: usize = 3;
 
 /// Lua shared by the write scripts: the `i64` rule of `Increment::apply_to`
 /// and applying a change set laid out in `ARGV` as
-/// `expires_ms, n_sets, n_removals, n_increments, (field, json)*, field*,
-/// (field, delta, initial)*`.
+/// `"expires_ms n_sets n_removals n_increments", (field, json)*, field*,
+/// (field, "delta" | "delta,initial")*` (an `initial` of 0 is left out).
 const LUA_APPLY: &str = r#"
 local MAX, MIN = '9223372036854775807', '-9223372036854775808'
--- What Rust's `char::is_whitespace` trims, in UTF-8.
-local WS = { ' ', '\t', '\n', '\v', '\f', '\r', '\194\133', '\194\160', '\225\154\128',
-  '\226\128\128', '\226\128\129', '\226\128\130', '\226\128\131', '\226\128\132',
-  '\226\128\133', '\226\128\134', '\226\128\135', '\226\128\136', '\226\128\137',
-  '\226\128\138', '\226\128\168', '\226\128\169', '\226\128\175', '\226\129\159',
-  '\227\128\128' }
 
 local function trim(s)
+  -- What Rust's `char::is_whitespace` trims, in UTF-8.
+  local WS = { ' ', '\t', '\n', '\v', '\f', '\r', '\194\133', '\194\160', '\225\154\128',
+    '\226\128\128', '\226\128\129', '\226\128\130', '\226\128\131', '\226\128\132',
+    '\226\128\133', '\226\128\134', '\226\128\135', '\226\128\136', '\226\128\137',
+    '\226\128\138', '\226\128\168', '\226\128\169', '\226\128\175', '\226\129\159',
+    '\227\128\128' }
   local again = true
   while again do
     again = false
@@ -138,6 +141,14 @@ local function int64(s)
 end
 
 local function increment(k, f, delta, initial)
+  -- The common case in one command: a stored integer in Redis's own (and
+  -- canonical) form, or an absent field where `initial` is 0. Anything
+  -- else (text, a non-canonical integer, an overflow) is an error here and
+  -- takes the careful path.
+  if initial == '0' then
+    local r = redis.pcall('HINCRBY', k, f, delta)
+    if type(r) ~= 'table' or not r.err then return end
+  end
   local stored = redis.call('HGET', k, f)
   local base = int64(stored) or initial
   if base ~= stored then redis.call('HSET', k, f, base) end
@@ -162,19 +173,32 @@ local function each(cmd, k, from, to, step)
 end
 
 local function apply(k)
-  local ns, nr, ni = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-  local i = 5
+  local expires, ns, nr, ni = string.match(ARGV[1], '^(%-?%d+) (%d+) (%d+) (%d+)$')
+  ns, nr, ni = tonumber(ns), tonumber(nr), tonumber(ni)
+  local i = 2
   each('HSET', k, i, i + 2 * ns - 1, 1000)
   i = i + 2 * ns
   each('HDEL', k, i, i + nr - 1, 1000)
   i = i + nr
   for _ = 1, ni do
-    increment(k, ARGV[i], ARGV[i + 1], ARGV[i + 2])
-    i = i + 3
+    local delta, initial = string.match(ARGV[i + 1], '^([^,]+),?(.*)$')
+    if initial == '' then initial = '0' end
+    increment(k, ARGV[i], delta, initial)
+    i = i + 2
   end
   if nr > 0 and redis.call('HLEN', k) == 0 then redis.call('HSET', k, '', '') end
-  redis.call('PEXPIREAT', k, ARGV[1])
+  redis.call('PEXPIREAT', k, expires)
 end
+"#;
+
+/// Load: `KEYS[1]`. Answers `false` (no such key) or
+/// `{field, value, ..., pttl}`: the fields and the remaining time together,
+/// in one command, read atomically.
+const LUA_LOAD: &str = r#"
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return false end
+h[#h + 1] = redis.call('PTTL', KEYS[1])
+return h
 "#;
 
 /// Create: `KEYS[1]`; `ARGV`: `expires_ms, (field, json)+`.
@@ -248,6 +272,7 @@ return 1
 "#;
 
 struct Scripts {
+    load: Script,
     create: Script,
     save: Script,
     regenerate: Script,
@@ -256,6 +281,7 @@ struct Scripts {
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    load: Script::new(LUA_LOAD),
     create: Script::new(LUA_CREATE),
     save: Script::new(&format!("{LUA_APPLY}{LUA_SAVE_TAIL}")),
     regenerate: Script::new(&format!("{LUA_APPLY}{LUA_REGENERATE_TAIL}")),
@@ -325,7 +351,8 @@ struct Inner {
 /// ```no_run
 /// use session_runtime::{Key, RedisStore, SessionLayer};
 ///
-/// # async fn run() -> Result<(), session_runtime::StoreError> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), session_runtime::StoreError> {
 /// // One server; a database number in the URL is honoured.
 /// let store = RedisStore::connect("redis://127.0.0.1:6379/0").await?;
 /// let layer = SessionLayer::new(store, Key::generate());
@@ -362,7 +389,8 @@ impl fmt::Debug for RedisStore {
 /// use std::time::Duration;
 /// use session_runtime::RedisStore;
 ///
-/// # async fn run() -> Result<(), session_runtime::StoreError> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), session_runtime::StoreError> {
 /// let store = RedisStore::builder("redis://127.0.0.1:6379")
 ///     .key_prefix("shop:session:")
 ///     .connect_timeout(Duration::from_millis(500))
@@ -448,7 +476,8 @@ impl RedisStoreBuilder {
     /// when the server cannot be reached within the timeouts.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_runtime::StoreError> {
     /// let store = session_runtime::RedisStore::builder("redis://127.0.0.1:6379/2")
     ///     .connect()
     ///     .await?;
@@ -551,7 +580,8 @@ impl RedisStore {
     /// nodes; the rest are found from them).
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_runtime::StoreError> {
     /// let store = session_runtime::RedisStore::connect("redis://127.0.0.1:6379").await?;
     /// # let _ = store;
     /// # Ok(())
@@ -565,7 +595,8 @@ impl RedisStore {
     /// `url` is as in [`RedisStore::connect`].
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_runtime::StoreError> {
     /// let store = session_runtime::RedisStore::builder("redis+cluster://127.0.0.1:7000")
     ///     .key_prefix("sess:")
     ///     .connect()
@@ -586,7 +617,8 @@ impl RedisStore {
     /// The prefix of every key this store writes.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_runtime::StoreError> {
     /// let store = session_runtime::RedisStore::connect("redis://127.0.0.1").await?;
     /// assert_eq!(store.key_prefix(), "session:");
     /// # Ok(())
@@ -596,23 +628,28 @@ impl RedisStore {
         &self.inner.prefix
     }
 
-    /// The Redis key of a session: `{prefix}{<hex digest>}`.
+    /// The Redis key of a session: `{prefix}{<digest>}`, the digest in
+    /// URL-safe base64 without padding.
     ///
     /// ```no_run
     /// use session_runtime::SessionKey;
     ///
-    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_runtime::StoreError> {
     /// let store = session_runtime::RedisStore::connect("redis://127.0.0.1").await?;
     /// let key = SessionKey::from_digest([0xab; 32]);
-    /// assert_eq!(store.redis_key(&key), format!("session:{{{}}}", "ab".repeat(32)));
+    /// assert_eq!(
+    ///     store.redis_key(&key),
+    ///     "session:{q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s}"
+    /// );
     /// # Ok(())
     /// # }
     /// ```
     pub fn redis_key(&self, key: &SessionKey) -> String {
-        let mut out = String::with_capacity(self.inner.prefix.len() + 66);
+        let mut out = String::with_capacity(self.inner.prefix.len() + 45);
         out.push_str(&self.inner.prefix);
         out.push('{');
-        out.push_str(&key.to_hex());
+        URL_SAFE_NO_PAD.encode_string(key.as_bytes(), &mut out);
         out.push('}');
         out
     }
@@ -620,7 +657,8 @@ impl RedisStore {
     /// Whether this store talks to a Redis Cluster.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_runtime::StoreError> {
     /// let store = session_runtime::RedisStore::connect("redis://127.0.0.1").await?;
     /// assert!(!store.is_cluster());
     /// # Ok(())
@@ -663,9 +701,10 @@ impl RedisStore {
             invocation.arg(name.as_str()).arg(value.as_str());
         }
         let created: i64 = self
-            .run("cannot create the session in Redis", |mut conn| async move {
-                invocation.invoke_async(&mut conn).await
-            })
+            .run(
+                "cannot create the session in Redis",
+                |mut conn| async move { invocation.invoke_async(&mut conn).await },
+            )
             .await?;
         Ok(match created {
             1 => WriteOutcome::Applied,
@@ -737,12 +776,21 @@ impl RedisStore {
     }
 
     async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
-        self.run("cannot delete the session from Redis", |mut conn| async move {
-            redis::cmd("DEL").arg(key).query_async::<()>(&mut conn).await
-        })
+        self.run(
+            "cannot delete the session from Redis",
+            |mut conn| async move {
+                redis::cmd("DEL")
+                    .arg(key)
+                    .query_async::<()>(&mut conn)
+                    .await
+            },
+        )
         .await
     }
 }
+
+/// A hash's fields as `HGETALL` answers them: names and values, as bytes.
+type RawFields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Unix time in milliseconds, as `PEXPIREAT` takes it.
 fn unix_millis(at: OffsetDateTime) -> i64 {
@@ -760,7 +808,7 @@ fn text(bytes: Vec<u8>) -> String {
 }
 
 /// The record of a live key, from its fields and its remaining time in ms.
-fn record(fields: Vec<(Vec<u8>, Vec<u8>)>, pttl_ms: i64) -> Option<Record> {
+fn record(fields: RawFields, pttl_ms: i64) -> Option<Record> {
     // -2: no such key; -1: no expiry, which this store never writes: not a
     // session of ours.
     if fields.is_empty() || pttl_ms < 0 {
@@ -775,6 +823,21 @@ fn record(fields: Vec<(Vec<u8>, Vec<u8>)>, pttl_ms: i64) -> Option<Record> {
     Some(Record::new(fields, expires_at))
 }
 
+/// Reads `field, value, ...` as bytes.
+fn pairs(values: Vec<Value>) -> Result<RawFields, StoreError> {
+    let mut values = values.into_iter();
+    let mut fields = Vec::with_capacity(values.len() / 2);
+    while let (Some(name), Some(value)) = (values.next(), values.next()) {
+        let bytes = |v: &Value| {
+            redis::from_redis_value::<Vec<u8>>(v).map_err(|err| {
+                StoreError::new("Redis answered a session field in an unexpected shape", err)
+            })
+        };
+        fields.push((bytes(&name)?, bytes(&value)?));
+    }
+    Ok(fields)
+}
+
 /// Reads `{digest, pttl, field, value, ...}`.
 fn parse_snapshot(values: Vec<Value>) -> Result<(String, Record), StoreError> {
     let bad = || StoreError::msg("Redis answered the regenerate snapshot in an unexpected shape");
@@ -787,12 +850,7 @@ fn parse_snapshot(values: Vec<Value>) -> Result<(String, Record), StoreError> {
         Some(v) => redis::from_redis_value(&v).map_err(|_| bad())?,
         None => return Err(bad()),
     };
-    let mut fields = Vec::new();
-    while let (Some(name), Some(value)) = (values.next(), values.next()) {
-        let name: Vec<u8> = redis::from_redis_value(&name).map_err(|_| bad())?;
-        let value: Vec<u8> = redis::from_redis_value(&value).map_err(|_| bad())?;
-        fields.push((name, value));
-    }
+    let fields = pairs(values.collect())?;
     // A key with fields but no expiry is not ours; one that expired between
     // the two reads is gone.
     let record = record(fields, pttl.max(0)).ok_or_else(bad)?;
@@ -801,11 +859,13 @@ fn parse_snapshot(values: Vec<Value>) -> Result<(String, Record), StoreError> {
 
 /// Adds a change set to a script call, in the layout `LUA_APPLY` reads.
 fn push_changes(invocation: &mut redis::ScriptInvocation<'_>, changes: &ChangeSet) {
-    invocation
-        .arg(unix_millis(changes.expires_at()))
-        .arg(changes.sets().len())
-        .arg(changes.removals().len())
-        .arg(changes.increments().len());
+    invocation.arg(format!(
+        "{} {} {} {}",
+        unix_millis(changes.expires_at()),
+        changes.sets().len(),
+        changes.removals().len(),
+        changes.increments().len()
+    ));
     for (name, json) in changes.sets() {
         invocation.arg(name).arg(json);
     }
@@ -813,31 +873,35 @@ fn push_changes(invocation: &mut redis::ScriptInvocation<'_>, changes: &ChangeSe
         invocation.arg(name);
     }
     for inc in changes.increments() {
-        invocation
-            .arg(inc.key.as_ref())
-            .arg(inc.delta)
-            .arg(inc.initial);
+        invocation.arg(inc.key.as_ref());
+        if inc.initial == 0 {
+            invocation.arg(inc.delta);
+        } else {
+            invocation.arg(format!("{},{}", inc.delta, inc.initial));
+        }
     }
 }
 
 impl SessionStore for RedisStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
         let key = self.redis_key(key);
-        let (fields, pttl): (Vec<(Vec<u8>, Vec<u8>)>, i64) = self
-            .run("cannot load the session from Redis", |mut conn| {
-                let key = &key;
-                async move {
-                    redis::pipe()
-                        .cmd("HGETALL")
-                        .arg(key)
-                        .cmd("PTTL")
-                        .arg(key)
-                        .query_async(&mut conn)
-                        .await
-                }
-            })
+        let invocation = SCRIPTS.load.key(&key);
+        let loaded: Option<Vec<Value>> = self
+            .run(
+                "cannot load the session from Redis",
+                |mut conn| async move { invocation.invoke_async(&mut conn).await },
+            )
             .await?;
-        Ok(record(fields, pttl))
+        let Some(mut values) = loaded else {
+            return Ok(None);
+        };
+        let pttl: i64 = match values.pop() {
+            Some(v) => redis::from_redis_value(&v).map_err(|err| {
+                StoreError::new("Redis answered a load in an unexpected shape", err)
+            })?,
+            None => return Ok(None),
+        };
+        Ok(record(pairs(values)?, pttl))
     }
 
     async fn create(
@@ -907,9 +971,10 @@ impl SessionStore for RedisStore {
         invocation.key(&new);
         push_changes(&mut invocation, changes);
         let moved: i64 = self
-            .run("cannot regenerate the session in Redis", |mut conn| async move {
-                invocation.invoke_async(&mut conn).await
-            })
+            .run(
+                "cannot regenerate the session in Redis",
+                |mut conn| async move { invocation.invoke_async(&mut conn).await },
+            )
             .await?;
         Ok(match moved {
             1 => WriteOutcome::Applied,
