@@ -42,10 +42,10 @@ pub use self::layer::{SessionLayer, SessionLayerBuilder};
 pub use self::service::SessionService;
 #[cfg(feature = "memory")]
 pub use self::store::MemoryStore;
+pub use self::store::SessionStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::store::{RedisStore, RedisStoreBuilder};
-pub use self::store::SessionStore;
 pub use ::cookie::SameSite;
 
 /// What `#[derive(Session)]` expands to refers to; not a public API.
