@@ -39,14 +39,10 @@ async fn store(prefix: &str) -> Option<RedisStore> {
     let url = redis_url();
     match RedisStore::builder(&url).key_prefix(prefix).connect().await {
         Ok(store) => Some(store),
-        Err(err) if !common::servers_required() => {
-            eprintln!(
-                "SKIPPED: no Redis at {url} ({err}); set REDIS_URL, or \
-                 SESSION_KIT_REQUIRE_SERVERS=1 to make this a failure"
-            );
+        Err(err) => {
+            common::skip_or_fail(&format!("no Redis at {url} ({err}); set REDIS_URL"));
             None
         }
-        Err(err) => panic!("SESSION_KIT_REQUIRE_SERVERS=1 and no Redis at {url}: {err}"),
     }
 }
 
