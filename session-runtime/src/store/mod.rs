@@ -8,7 +8,7 @@
 //! timing side channel in the store's index gives no usable cookie.
 //!
 //! Every store must keep these rules, which the conformance suite in
-//! [`crate::testing`] checks (every back end of this crate runs it):
+//! `session_runtime::testing` (feature `testing`) checks (every back end of this crate runs it):
 //!
 //! 1. [`load`](SessionStore::load) returns `None` for a key it does not know
 //!    and for a session whose expiry has passed, even if the record is still
