@@ -1,0 +1,223 @@
+//! `#[session(counter)]` edges over real HTTP: a reset is saved as a
+//! difference, a stored sum outside the field's type saturates, and a
+//! counter of a destroyed session is not revived.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use axum::routing::{get, post};
+use axum::Router;
+use reqwest::header::{COOKIE, SET_COOKIE};
+use session_kit::store::{ChangeSet, Record, SessionKey, SessionStore, WriteOutcome};
+use session_kit::{Key, MemoryStore, Session, SessionHandle, SessionId, SessionLayer, StoreError};
+use time::OffsetDateTime;
+
+use common::{bare_client, TestServer};
+
+#[derive(Session, Default, Debug)]
+#[session(namespace = "c")]
+struct Counts {
+    #[session(counter)]
+    views: u64,
+    #[session(counter)]
+    small: u8,
+    #[session(counter)]
+    signed: i8,
+}
+
+/// Keeps every change set it is asked to save, over a memory store.
+#[derive(Debug, Clone, Default)]
+struct Recorder {
+    inner: MemoryStore,
+    saves: Arc<Mutex<Vec<ChangeSet>>>,
+}
+
+impl SessionStore for Recorder {
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
+        self.inner.load(key).await
+    }
+    async fn create(&self, key: &SessionKey, c: &ChangeSet) -> Result<WriteOutcome, StoreError> {
+        self.inner.create(key, c).await
+    }
+    async fn save(&self, key: &SessionKey, c: &ChangeSet) -> Result<WriteOutcome, StoreError> {
+        self.saves.lock().expect("not poisoned").push(c.clone());
+        self.inner.save(key, c).await
+    }
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        at: OffsetDateTime,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.inner.touch(key, at).await
+    }
+    async fn regenerate(
+        &self,
+        old: &SessionKey,
+        new: &SessionKey,
+        c: &ChangeSet,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.inner.regenerate(old, new, c).await
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|mut c: Session<Counts>| async move {
+                c.views += 1;
+                c.views.to_string()
+            }),
+        )
+        .route(
+            "/reset",
+            post(|mut c: Session<Counts>| async move {
+                c.views = 0;
+                "reset"
+            }),
+        )
+        .route(
+            "/read",
+            get(
+                |c: Session<Counts>| async move { format!("{} {} {}", c.views, c.small, c.signed) },
+            ),
+        )
+        .route(
+            "/slow-bump",
+            post(|mut c: Session<Counts>| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                c.views += 1;
+                "bumped"
+            }),
+        )
+        .route(
+            "/logout",
+            post(|h: SessionHandle| async move {
+                h.destroy();
+                "out"
+            }),
+        )
+}
+
+async fn start() -> (TestServer, Recorder) {
+    let store = Recorder::default();
+    let layer = SessionLayer::builder(store.clone(), Key::generate())
+        .secure(false)
+        .build()
+        .expect("a valid configuration");
+    (TestServer::start(routes().layer(layer)).await, store)
+}
+
+async fn get_with(server: &TestServer, path: &str, cookie: &str) -> String {
+    let res = bare_client()
+        .get(server.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), 200);
+    res.text().await.expect("a body")
+}
+
+async fn post_with(server: &TestServer, path: &str, cookie: &str) -> reqwest::Response {
+    bare_client()
+        .post(server.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("POST")
+}
+
+async fn new_session(server: &TestServer) -> String {
+    let res = bare_client()
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("GET /");
+    res.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn setting_a_counter_is_saved_as_a_difference() {
+    let (server, store) = start().await;
+    let cookie = new_session(&server).await;
+    for _ in 0..4 {
+        get_with(&server, "/", &cookie).await;
+    }
+    assert_eq!(get_with(&server, "/read", &cookie).await, "5 0 0");
+    let res = post_with(&server, "/reset", &cookie).await;
+    assert_eq!(res.status(), 200);
+    let saves = store.saves.lock().expect("not poisoned").clone();
+    let reset = saves.last().expect("the reset was saved");
+    assert_eq!(
+        reset.sets().count(),
+        0,
+        "a counter is never written as a value"
+    );
+    let increments: Vec<_> = reset
+        .increments()
+        .map(|i| (i.key.to_string(), i.delta))
+        .collect();
+    assert_eq!(increments, vec![("c.views".to_owned(), -5)]);
+    assert_eq!(get_with(&server, "/read", &cookie).await, "0 0 0");
+}
+
+#[tokio::test]
+async fn a_stored_sum_outside_the_field_type_saturates_at_its_bounds() {
+    let (server, store) = start().await;
+    let cookie = new_session(&server).await;
+    let value = cookie.trim_start_matches("sid=");
+    let key = SessionId::parse(&value[value.len() - 32..])
+        .expect("the cookie ends with the ID")
+        .key();
+    let far = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let values = ChangeSet::new(far)
+        .set("c.small", "300")
+        .set("c.signed", "-999")
+        .set("c.views", &*(i64::MAX - 3).to_string());
+    let bump = ChangeSet::new(far).increment("c.views", 10, 0);
+    for changes in [values, bump] {
+        let outcome = store.inner.save(&key, &changes).await.expect("saved");
+        assert_eq!(outcome, WriteOutcome::Applied);
+    }
+    // u8 holds at most 255, i8 at least -128; the store kept i64::MAX.
+    assert_eq!(
+        get_with(&server, "/read", &cookie).await,
+        format!("{} 255 -128", i64::MAX)
+    );
+}
+
+#[tokio::test]
+async fn a_counter_bump_that_ends_after_logout_does_not_revive_the_session() {
+    let (server, store) = start().await;
+    for trial in 0..10 {
+        let cookie = new_session(&server).await;
+        let slow = post_with(&server, "/slow-bump", &cookie);
+        let logout = async {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            post_with(&server, "/logout", &cookie).await
+        };
+        let (slow, logout) = tokio::join!(slow, logout);
+        assert_eq!(
+            (slow.status().as_u16(), logout.status().as_u16()),
+            (200, 200),
+            "trial {trial}"
+        );
+        assert_eq!(
+            get_with(&server, "/read", &cookie).await,
+            "0 0 0",
+            "trial {trial}"
+        );
+    }
+    assert!(store.inner.is_empty(), "no session was revived");
+}
