@@ -10,7 +10,7 @@ use crate::id::SessionId;
 use crate::key::Key;
 
 /// The longest session cookie value worth verifying. A signed ID is 76 bytes
-/// and an encrypted one 88; anything far past that is garbage or an attack.
+/// and an encrypted one 80; anything far past that is garbage or an attack.
 const MAX_VALUE_LEN: usize = 256;
 
 /// How the session cookie is protected.
