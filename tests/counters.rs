@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use axum::routing::{get, post};
 use axum::Router;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use session_kit::store::{ChangeSet, Record, SessionKey, SessionStore, WriteOutcome};
+use session_kit::store::{ChangeSet, SessionStore, WriteOutcome};
+use session_kit::testing::InstrumentedStore;
 use session_kit::{Key, MemoryStore, Session, SessionHandle, SessionId, SessionLayer, StoreError};
 use time::OffsetDateTime;
 
@@ -24,44 +25,6 @@ struct Counts {
     small: u8,
     #[session(counter)]
     signed: i8,
-}
-
-/// Keeps every change set it is asked to save, over a memory store.
-#[derive(Debug, Clone, Default)]
-struct Recorder {
-    inner: MemoryStore,
-    saves: Arc<Mutex<Vec<ChangeSet>>>,
-}
-
-impl SessionStore for Recorder {
-    async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
-        self.inner.load(key).await
-    }
-    async fn create(&self, key: &SessionKey, c: &ChangeSet) -> Result<WriteOutcome, StoreError> {
-        self.inner.create(key, c).await
-    }
-    async fn save(&self, key: &SessionKey, c: &ChangeSet) -> Result<WriteOutcome, StoreError> {
-        self.saves.lock().expect("not poisoned").push(c.clone());
-        self.inner.save(key, c).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        at: OffsetDateTime,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.inner.touch(key, at).await
-    }
-    async fn regenerate(
-        &self,
-        old: &SessionKey,
-        new: &SessionKey,
-        c: &ChangeSet,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.inner.regenerate(old, new, c).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
 }
 
 fn routes() -> Router {
@@ -103,8 +66,8 @@ fn routes() -> Router {
         )
 }
 
-async fn start() -> (TestServer, Recorder) {
-    let store = Recorder::default();
+async fn start() -> (TestServer, InstrumentedStore<MemoryStore>) {
+    let store = InstrumentedStore::new(MemoryStore::new());
     let layer = SessionLayer::builder(store.clone(), Key::generate())
         .secure(false)
         .build()
@@ -157,8 +120,8 @@ async fn setting_a_counter_is_saved_as_a_difference() {
     assert_eq!(get_with(&server, "/read", &cookie).await, "5 0 0");
     let res = post_with(&server, "/reset", &cookie).await;
     assert_eq!(res.status(), 200);
-    let saves = store.saves.lock().expect("not poisoned").clone();
-    let reset = saves.last().expect("the reset was saved");
+    let written = store.written();
+    let (_, reset) = written.last().expect("the reset was saved");
     assert_eq!(
         reset.sets().count(),
         0,
@@ -187,7 +150,7 @@ async fn a_stored_sum_outside_the_field_type_saturates_at_its_bounds() {
         .set("c.views", &*(i64::MAX - 3).to_string());
     let bump = ChangeSet::new(far).increment("c.views", 10, 0);
     for changes in [values, bump] {
-        let outcome = store.inner.save(&key, &changes).await.expect("saved");
+        let outcome = store.inner().save(&key, &changes).await.expect("saved");
         assert_eq!(outcome, WriteOutcome::Applied);
     }
     // u8 holds at most 255, i8 at least -128; the store kept i64::MAX.
@@ -219,5 +182,5 @@ async fn a_counter_bump_that_ends_after_logout_does_not_revive_the_session() {
             "trial {trial}"
         );
     }
-    assert!(store.inner.is_empty(), "no session was revived");
+    assert!(store.inner().is_empty(), "no session was revived");
 }

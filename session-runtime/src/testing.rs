@@ -478,6 +478,9 @@ struct Counters {
     deletes: AtomicUsize,
     fail_reads: AtomicBool,
     fail_writes: AtomicBool,
+    /// Every change set given to `create`, `save` or `regenerate`, with the
+    /// key it was written under (the new key, for `regenerate`).
+    written: std::sync::Mutex<Vec<(SessionKey, ChangeSet)>>,
 }
 
 /// A store wrapper for tests: counts every call, and fails reads or writes on
@@ -542,6 +545,42 @@ impl<S: SessionStore> InstrumentedStore<S> {
         Ok(())
     }
 
+    /// Every change set this store was asked to write (by `create`, `save` and
+    /// `regenerate`, failed writes included), oldest first, with the key it was
+    /// written under: what a test checks to see that only changed fields are
+    /// sent.
+    ///
+    /// ```
+    /// use session_runtime::store::{ChangeSet, MemoryStore, SessionKey, SessionStore};
+    /// use session_runtime::testing::InstrumentedStore;
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_runtime::StoreError> {
+    /// let store = InstrumentedStore::new(MemoryStore::new());
+    /// let key = SessionKey::from_digest([1; 32]);
+    /// let changes = ChangeSet::new(OffsetDateTime::now_utc() + Duration::hours(1)).set("a.x", "1");
+    /// store.create(&key, &changes).await?;
+    /// assert_eq!(store.written(), vec![(key, changes)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn written(&self) -> Vec<(SessionKey, ChangeSet)> {
+        self.counters
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, key: &SessionKey, changes: &ChangeSet) {
+        self.counters
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((*key, changes.clone()));
+    }
+
     fn write(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
         counter.fetch_add(1, Ordering::SeqCst);
         if self.counters.fail_writes.load(Ordering::SeqCst) {
@@ -569,6 +608,7 @@ impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
+        self.record(key, changes);
         self.write(&self.counters.creates)?;
         self.inner.create(key, changes).await
     }
@@ -578,6 +618,7 @@ impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
+        self.record(key, changes);
         self.write(&self.counters.saves)?;
         self.inner.save(key, changes).await
     }
@@ -597,6 +638,7 @@ impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
         new: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
+        self.record(new, changes);
         self.write(&self.counters.regenerates)?;
         self.inner.regenerate(old, new, changes).await
     }
