@@ -4,14 +4,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use axum::routing::{get, post};
 use axum::Router;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use session_kit::store::{ChangeSet, SessionStore, WriteOutcome};
 use session_kit::testing::InstrumentedStore;
-use session_kit::{Key, MemoryStore, Session, SessionHandle, SessionId, SessionLayer, StoreError};
+use session_kit::{Key, MemoryStore, Session, SessionHandle, SessionId, SessionLayer};
 use time::OffsetDateTime;
 
 use common::{bare_client, TestServer};
