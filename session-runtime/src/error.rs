@@ -63,6 +63,18 @@ impl StdError for StoreError {
 ///
 /// Returned by [`SessionLayerBuilder::build`](crate::SessionLayerBuilder::build),
 /// at start-up, never at the first request.
+///
+/// ```
+/// use session_kit::{ConfigError, Key, MemoryStore, SameSite, SessionLayer};
+///
+/// let err = SessionLayer::builder(MemoryStore::new(), Key::generate())
+///     .same_site(SameSite::None)
+///     .secure(false)
+///     .build()
+///     .expect_err("SameSite=None needs Secure");
+/// assert_eq!(err, ConfigError::SameSiteNoneWithoutSecure);
+/// println!("{err}"); // says what to change
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -246,6 +258,27 @@ rejection!(
 );
 
 /// Why a [`Session<T>`](crate::Session) could not be extracted.
+///
+/// It answers with its own status and a body that says what went wrong:
+///
+/// ```
+/// use axum::{body::Body, http::Request, routing::get, Router};
+/// use session_kit::Session;
+/// use tower::ServiceExt as _;
+///
+/// #[derive(Session, Default)]
+/// struct Visits {
+///     n: u32,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // No `SessionLayer`: a programming error, answered with a 500 naming the fix.
+/// let app: Router = Router::new().route("/", get(|v: Session<Visits>| async move { v.n.to_string() }));
+/// let res = app.oneshot(Request::new(Body::empty())).await.expect("infallible");
+/// assert_eq!(res.status(), 500);
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SessionRejection {
