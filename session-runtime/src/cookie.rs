@@ -1,6 +1,9 @@
 //! The cookie codec: reading the session ID out of a request's `Cookie`
 //! headers, and writing the `Set-Cookie` that carries it.
 
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
 use cookie::{Cookie, CookieJar, SameSite};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
@@ -50,6 +53,9 @@ pub(crate) struct CookieCodec {
     pub(crate) security: CookieSecurity,
     /// The first signs; every one verifies.
     pub(crate) keys: Vec<Key>,
+    /// The attributes' part of the `Set-Cookie` text (`; HttpOnly; ...`), as
+    /// the `cookie` crate writes it, made once on the first issue.
+    pub(crate) attributes: OnceLock<Box<str>>,
 }
 
 impl CookieCodec {
@@ -111,19 +117,43 @@ impl CookieCodec {
     }
 
     /// The `Set-Cookie` value that gives the client this session ID.
+    ///
+    /// The `cookie` crate signs (or encrypts) the value; the attributes, which
+    /// it writes after the value in a fixed order (`Max-Age` last but for
+    /// `Expires`, which an issued cookie never has), are its own text too,
+    /// made once: the result is byte for byte what the crate writes for the
+    /// whole cookie.
     pub(crate) fn issue(&self, id: &SessionId, max_age: Option<Duration>) -> Option<HeaderValue> {
         let key = self.keys.first()?;
-        let mut cookie = self.base(id.expose().to_owned());
-        if let Some(max_age) = max_age {
-            cookie.set_max_age(max_age);
-        }
+        let cookie = Cookie::new(self.name.clone(), id.expose().to_owned());
         let mut jar = CookieJar::new();
         match self.security {
             CookieSecurity::Signed => jar.signed_mut(key.inner()).add(cookie),
             CookieSecurity::Private => jar.private_mut(key.inner()).add(cookie),
         }
-        let sealed = jar.get(&self.name)?;
-        HeaderValue::from_str(&sealed.to_string()).ok()
+        let sealed = jar.get(&self.name)?.value();
+        let attributes = self.attributes();
+        let mut text =
+            String::with_capacity(self.name.len() + 1 + sealed.len() + attributes.len() + 24);
+        text.push_str(&self.name);
+        text.push('=');
+        text.push_str(sealed);
+        text.push_str(attributes);
+        if let Some(max_age) = max_age {
+            // Writing to a String cannot fail.
+            let _ = write!(text, "; Max-Age={}", max_age.whole_seconds());
+        }
+        HeaderValue::try_from(text).ok()
+    }
+
+    /// The attributes' text: everything the `cookie` crate writes after
+    /// `name=value` for a cookie with this codec's attributes.
+    fn attributes(&self) -> &str {
+        self.attributes.get_or_init(|| {
+            let whole = self.base(String::new()).to_string();
+            // `name=` (an empty value) comes first; the rest is the attributes.
+            whole.get(self.name.len() + 1..).unwrap_or_default().into()
+        })
     }
 
     /// The `Set-Cookie` value that makes the client drop its session cookie:
@@ -164,7 +194,24 @@ mod tests {
             partitioned: false,
             security,
             keys: vec![Key::generate()],
+            attributes: OnceLock::new(),
         }
+    }
+
+    /// What the `cookie` crate writes for the whole cookie, built the way
+    /// `issue` built it before it wrote the attributes itself.
+    fn whole_cookie(codec: &CookieCodec, id: &SessionId, max_age: Option<Duration>) -> String {
+        let mut cookie = codec.base(id.expose().to_owned());
+        if let Some(max_age) = max_age {
+            cookie.set_max_age(max_age);
+        }
+        let mut jar = CookieJar::new();
+        let key = codec.keys[0].inner();
+        match codec.security {
+            CookieSecurity::Signed => jar.signed_mut(key).add(cookie),
+            CookieSecurity::Private => jar.private_mut(key).add(cookie),
+        }
+        jar.get(&codec.name).unwrap().to_string()
     }
 
     fn headers(values: &[&str]) -> HeaderMap {
@@ -194,6 +241,40 @@ mod tests {
             let read = codec.read(&headers(&[&format!("other=1; sid={value}")]));
             assert_eq!(read.id, Some(id));
             assert!(!read.stale_key);
+        }
+    }
+
+    #[test]
+    fn an_issued_cookie_is_what_the_cookie_crate_writes_for_the_whole_cookie() {
+        let id = SessionId::generate().unwrap();
+        for security in [CookieSecurity::Signed, CookieSecurity::Private] {
+            for max_age in [None, Some(Duration::hours(24)), Some(Duration::ZERO)] {
+                let mut plain = codec(security);
+                let mut dressed = codec(security);
+                dressed.name = "__Host-app.session".into();
+                dressed.domain = Some("example.com".into());
+                dressed.path = "/app".into();
+                dressed.same_site = SameSite::None;
+                dressed.partitioned = true;
+                dressed.http_only = false;
+                plain.secure = false;
+                for codec in [&plain, &dressed] {
+                    let issued = codec.issue(&id, max_age).unwrap();
+                    let whole = whole_cookie(codec, &id, max_age);
+                    // The value differs (a fresh nonce or the same MAC);
+                    // everything else is the same text.
+                    let (name, rest) = whole.split_once('=').unwrap();
+                    let attrs = rest.find(';').map_or("", |at| &rest[at..]);
+                    let text = issued.to_str().unwrap();
+                    let value = value_of(&issued);
+                    assert_eq!(text, format!("{name}={value}{attrs}"));
+                    if security == CookieSecurity::Signed {
+                        assert_eq!(text, whole, "signing is deterministic");
+                    }
+                    let read = codec.read(&headers(&[&format!("{name}={value}")]));
+                    assert_eq!(read.id.as_ref(), Some(&id));
+                }
+            }
         }
     }
 

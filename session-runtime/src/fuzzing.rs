@@ -47,6 +47,7 @@ fn codec(security: CookieSecurity) -> CookieCodec {
         partitioned: false,
         security,
         keys: vec![Key::from_bytes(&[7; 64]), Key::from_bytes(&[9; 64])],
+        attributes: std::sync::OnceLock::new(),
     }
 }
 

@@ -31,7 +31,11 @@ pub(crate) const ID_LEN: usize = 32;
 /// assert_eq!(format!("{id:?}"), "SessionId(REDACTED)");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionId(String);
+pub struct SessionId {
+    /// The 32 characters, kept inline: a request that reads or makes an ID
+    /// allocates nothing for it. Always URL-safe base64 (ASCII).
+    text: [u8; ID_LEN],
+}
 
 impl SessionId {
     /// A fresh ID from the OS's CSPRNG.
@@ -43,7 +47,14 @@ impl SessionId {
         OsRng
             .try_fill_bytes(&mut bytes)
             .map_err(|err| StoreError::new("the OS random number generator failed", err))?;
-        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+        let mut text = [0u8; ID_LEN];
+        match URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
+            Ok(ID_LEN) => Ok(Self { text }),
+            // 24 bytes are always 32 characters; this arm is never taken.
+            _ => Err(StoreError::msg(
+                "a session ID did not encode to 32 characters",
+            )),
+        }
     }
 
     /// Parses the text of an ID, as it came out of a verified cookie.
@@ -55,17 +66,23 @@ impl SessionId {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(text.to_owned()))
+        if !ok {
+            return None;
+        }
+        let mut bytes = [0u8; ID_LEN];
+        bytes.copy_from_slice(text.as_bytes());
+        Some(Self { text: bytes })
     }
 
     /// The ID's text. Handle with care: whoever has it has the session.
     pub fn expose(&self) -> &str {
-        &self.0
+        // Only ASCII is ever stored, so this is always the whole text.
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The key a store files this session under: the SHA-256 digest of the ID.
     pub fn key(&self) -> SessionKey {
-        SessionKey(Sha256::digest(self.0.as_bytes()).into())
+        SessionKey(Sha256::digest(self.text).into())
     }
 }
 

@@ -99,6 +99,7 @@ impl SessionLayer {
                 partitioned: false,
                 security: CookieSecurity::Signed,
                 keys: vec![key],
+                attributes: std::sync::OnceLock::new(),
             },
             expiry: Expiry::default(),
             extend_after: None,
