@@ -63,8 +63,10 @@ pub(crate) struct RequestSession {
 
 impl RequestSession {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let now = OffsetDateTime::now_utc();
-        let expires_at = shared.expiry.next(now, None);
+        // A placeholder: nothing reads the expiry of the empty record before
+        // a load replaces it, and `finish` sets the change set's own. So a
+        // request that never touches its session never reads the clock.
+        let expires_at = OffsetDateTime::UNIX_EPOCH;
         Self {
             shared,
             loaded: OnceCell::new(),
@@ -315,13 +317,13 @@ impl RequestSession {
                     {
                         WriteOutcome::Applied => {
                             tracing::debug!(old = ?old_key, new = ?new.key(), "session regenerated");
-                            return self.set_cookie(&new, created, headers);
+                            return self.set_cookie(&new, created, now, headers);
                         }
                         WriteOutcome::KeyTaken => continue,
                         _ => {
                             // The session ended meanwhile: start afresh with
                             // what this request stored, never the old data.
-                            return self.create(changes, headers).await;
+                            return self.create(changes, now, headers).await;
                         }
                     }
                 }
@@ -329,7 +331,7 @@ impl RequestSession {
             }
             (_, None) => {
                 if changes.stores_data() {
-                    self.create(changes, headers).await?;
+                    self.create(changes, now, headers).await?;
                 }
             }
             (Lifecycle::Keep, Some(id)) => {
@@ -357,16 +359,19 @@ impl RequestSession {
                     }
                 }
                 if reissue {
-                    self.set_cookie(&id, created, headers)?;
+                    self.set_cookie(&id, created, now, headers)?;
                 }
             }
         }
         Ok(())
     }
 
+    /// Stores a new session and gives it its cookie; `now` is the time
+    /// `finish` read, once for the whole save.
     async fn create(
         &self,
         mut changes: ChangeSet,
+        now: OffsetDateTime,
         headers: &mut HeaderMap,
     ) -> Result<(), SaveError> {
         if !changes.stores_data() {
@@ -375,7 +380,6 @@ impl RequestSession {
         let expiry = &self.shared.expiry;
         let mut created = None;
         if expiry.absolute.is_some() {
-            let now = OffsetDateTime::now_utc();
             created = Some(now);
             changes.push_set(CREATED_FIELD.into(), Expiry::created_value(now));
             changes.set_expires_at(expiry.next(now, created));
@@ -386,7 +390,7 @@ impl RequestSession {
             match self.shared.store.create(&key, &changes).await? {
                 WriteOutcome::Applied => {
                     tracing::debug!(?key, "session created");
-                    return self.set_cookie(&id, created, headers);
+                    return self.set_cookie(&id, created, now, headers);
                 }
                 _ => continue,
             }
@@ -398,12 +402,10 @@ impl RequestSession {
         &self,
         id: &SessionId,
         created: Option<OffsetDateTime>,
+        now: OffsetDateTime,
         headers: &mut HeaderMap,
     ) -> Result<(), SaveError> {
-        let max_age = self
-            .shared
-            .expiry
-            .cookie_max_age(OffsetDateTime::now_utc(), created);
+        let max_age = self.shared.expiry.cookie_max_age(now, created);
         let value = self
             .shared
             .codec
