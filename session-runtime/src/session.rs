@@ -33,6 +33,8 @@ enum Lifecycle {
 struct State {
     /// The ID of the stored session this request loaded, if any.
     id: Option<SessionId>,
+    /// Its store key (the SHA-256 of the ID), hashed once at load.
+    key: Option<SessionKey>,
     /// Whether the cookie verified only under an older key.
     stale_key: bool,
     /// Whether the request carried a cookie of the session's name.
@@ -72,6 +74,7 @@ impl RequestSession {
             loaded: OnceCell::new(),
             state: Mutex::new(State {
                 id: None,
+                key: None,
                 stale_key: false,
                 cookie_present: false,
                 created: None,
@@ -144,14 +147,15 @@ impl RequestSession {
                 record
                     .filter(|r| r.expires_at() > now)
                     .and_then(|r| self.check_lifetime(r, now))
-                    .map(|(r, created)| (id, r, created, incoming.stale_key))
+                    .map(|(r, created)| (id, key, r, created, incoming.stale_key))
             }
         };
         let mut state = self.state();
         state.cookie_present = cookie_present;
-        if let Some((id, record, created, stale_key)) = loaded {
-            tracing::trace!(key = ?id.key(), "session loaded");
+        if let Some((id, key, record, created, stale_key)) = loaded {
+            tracing::trace!(?key, "session loaded");
             state.id = Some(id);
+            state.key = Some(key);
             state.stale_key = stale_key;
             state.record = record;
             match created {
@@ -279,7 +283,7 @@ impl RequestSession {
             }
             let fresh = ChangeSet::new(state.record.expires_at());
             (
-                state.id.clone(),
+                state.id.clone().zip(state.key),
                 state.cookie_present,
                 state.stale_key,
                 std::mem::replace(&mut state.changes, fresh),
@@ -298,16 +302,15 @@ impl RequestSession {
 
         match (lifecycle, id) {
             (Lifecycle::Destroy, id) => {
-                if let Some(id) = id {
-                    shared.store.delete(&id.key()).await?;
-                    tracing::debug!(key = ?id.key(), "session destroyed");
+                if let Some((_, key)) = id {
+                    shared.store.delete(&key).await?;
+                    tracing::debug!(?key, "session destroyed");
                 }
                 if cookie_present {
                     self.set_removal(headers);
                 }
             }
-            (Lifecycle::Regenerate, Some(old)) => {
-                let old_key = old.key();
+            (Lifecycle::Regenerate, Some((_, old_key))) => {
                 for _ in 0..CREATE_ATTEMPTS {
                     let new = SessionId::generate()?;
                     match shared
@@ -334,8 +337,7 @@ impl RequestSession {
                     self.create(changes, now, headers).await?;
                 }
             }
-            (Lifecycle::Keep, Some(id)) => {
-                let key = id.key();
+            (Lifecycle::Keep, Some((id, key))) => {
                 let expiry = &shared.expiry;
                 // A cookie under an older key, or `rolling`, re-issues the
                 // cookie whatever else happens; moving the expiry re-issues a
