@@ -1,7 +1,9 @@
 //! [`MemoryStore`]: sessions in this process, sharded, expiring, swept.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
@@ -125,7 +127,9 @@ struct Inner {
     /// unbounded.
     shard_capacity: usize,
     sweep_every: Duration,
-    sweeper: Mutex<bool>,
+    /// Whether the background sweep has been started: read on every create,
+    /// so a flag, not a lock all requests would meet on.
+    sweeper: AtomicBool,
 }
 
 /// The embedded store, and the default: sessions live in this process.
@@ -181,7 +185,7 @@ impl MemoryStore {
                 shards,
                 shard_capacity,
                 sweep_every: Duration::from_secs(60),
-                sweeper: Mutex::new(false),
+                sweeper: AtomicBool::new(false),
             }),
         }
     }
@@ -214,14 +218,16 @@ impl MemoryStore {
     }
 
     fn start_sweeper(&self) {
-        let mut started = lock_flag(&self.inner.sweeper);
-        if *started {
+        if self.inner.sweeper.load(Ordering::Acquire) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        *started = true;
+        // One caller wins the flag and starts the one sweep.
+        if self.inner.sweeper.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let every = self.inner.sweep_every;
         runtime.spawn(async move {
@@ -260,10 +266,6 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn lock_flag(flag: &Mutex<bool>) -> MutexGuard<'_, bool> {
-    flag.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn shard_index(key: &SessionKey) -> usize {
     // Bytes the hasher does not use, so shard and bucket are independent.
     usize::from(key.as_bytes()[31]) % SHARDS
@@ -297,6 +299,21 @@ fn insert_new(
     entry: Entry,
     now: i64,
 ) -> WriteOutcome {
+    if shard.len() < capacity {
+        // Room without evicting anyone (always, when unbounded): one lookup.
+        // An expired entry under the key is replaced in place.
+        return match shard.entry(*key.as_bytes()) {
+            Slot::Occupied(slot) if slot.get().is_live(now) => WriteOutcome::KeyTaken,
+            Slot::Occupied(mut slot) => {
+                slot.insert(entry);
+                WriteOutcome::Applied
+            }
+            Slot::Vacant(slot) => {
+                slot.insert(entry);
+                WriteOutcome::Applied
+            }
+        };
+    }
     if shard.get(key.as_bytes()).is_some_and(|e| e.is_live(now)) {
         return WriteOutcome::KeyTaken;
     }
