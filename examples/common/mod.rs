@@ -15,8 +15,16 @@ pub(crate) enum ConfigError {
     Port(String),
     /// `SESSION_SECRET` is too short.
     Secret(session_kit::KeyError),
-    /// `SESSION_STORE` names a store this build does not have.
+    /// `SESSION_STORE` names a store session-kit does not have yet.
     StoreNotBuilt(&'static str),
+    /// `SESSION_STORE` names a store whose cargo feature is off in this build.
+    #[cfg(not(feature = "redis"))]
+    FeatureOff {
+        /// The store.
+        store: &'static str,
+        /// The feature that builds it.
+        feature: &'static str,
+    },
     /// `SESSION_STORE` is not a store at all.
     UnknownStore(String),
     /// The layer's configuration is invalid.
@@ -34,6 +42,12 @@ impl fmt::Display for ConfigError {
             Self::StoreNotBuilt(name) => write!(
                 f,
                 "SESSION_STORE: the {name} store is not built yet; use `memory` (the default)"
+            ),
+            #[cfg(not(feature = "redis"))]
+            Self::FeatureOff { store, feature } => write!(
+                f,
+                "SESSION_STORE: the {store} store is behind the `{feature}` feature; run \
+                 `cargo run --release --features {feature} --example <name>`"
             ),
             Self::UnknownStore(s) => write!(
                 f,
@@ -111,15 +125,17 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
         }
         #[cfg(not(feature = "redis"))]
         s if s.starts_with("redis+cluster://") => {
-            return Err(ConfigError::StoreNotBuilt(
-                "Redis Cluster (build with `--features redis`)",
-            ))
+            return Err(ConfigError::FeatureOff {
+                store: "Redis Cluster",
+                feature: "redis",
+            })
         }
         #[cfg(not(feature = "redis"))]
         s if s.starts_with("redis://") || s.starts_with("rediss://") => {
-            return Err(ConfigError::StoreNotBuilt(
-                "Redis (build with `--features redis`)",
-            ))
+            return Err(ConfigError::FeatureOff {
+                store: "Redis",
+                feature: "redis",
+            })
         }
         s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
             return Err(ConfigError::StoreNotBuilt("PostgreSQL"))
