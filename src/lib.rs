@@ -1,7 +1,7 @@
 //! Typed sessions for axum.
 //!
-//! Declare what a session holds as a plain struct, derive [`Session`] on it,
-//! and take it in a handler as [`Session<T>`]: it derefs to your struct. The
+//! Declare what a session holds as a plain struct, derive [`Session`](macro@Session) on it,
+//! and take it in a handler as [`Session<T>`](struct@Session): it derefs to your struct. The
 //! framework loads it once per request, sees which fields changed, and writes
 //! those fields alone, so a request that changes nothing writes nothing and
 //! two overlapping requests that change different fields both persist. The
