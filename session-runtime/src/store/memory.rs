@@ -31,22 +31,45 @@ fn from_millis(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// An integer's decimal text, allocated at its exact length (`to_string`
+/// allocates 19 bytes, and boxing it would reallocate).
+fn int_text(n: i64) -> Box<str> {
+    // 20 bytes hold every i64 (`-9223372036854775808`); written from the end.
+    let mut buf = [0u8; 20];
+    let mut start = buf.len();
+    let mut rest = n.unsigned_abs();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        start -= 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'-';
+        }
+    }
+    std::str::from_utf8(buf.get(start..).unwrap_or_default())
+        .unwrap_or("0")
+        .into()
+}
+
 impl Entry {
     fn new(changes: &ChangeSet) -> Self {
-        let initial = changes.initial_fields();
-        // Sized exactly: collecting in place would keep the capacity of the
-        // `(String, String)` vector (four slots at least), some 160 bytes
-        // per session that a million sessions pay for nothing.
-        let mut fields = Vec::with_capacity(initial.len());
-        fields.extend(
-            initial
-                .into_iter()
-                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str())),
-        );
-        Self {
-            fields,
-            expires_ms: millis(changes.expires_at()),
-        }
+        // Built the way every store applies a change set (`Record::apply`:
+        // sets, removals, increments) to an empty session, straight into
+        // boxed strings. Sized exactly: a pushed vector keeps room for four
+        // fields at least, some 160 bytes per session that a million
+        // sessions pay for nothing.
+        let mut entry = Self {
+            fields: Vec::with_capacity(changes.sets().len() + changes.increments().len()),
+            expires_ms: 0,
+        };
+        entry.apply(changes);
+        entry
     }
 
     fn is_live(&self, now_ms: i64) -> bool {
@@ -72,7 +95,7 @@ impl Entry {
         }
         for inc in changes.increments() {
             let next = inc.apply_to(self.get(&inc.key));
-            self.put(&inc.key, next.to_string().into_boxed_str());
+            self.put(&inc.key, int_text(next));
         }
         self.expires_ms = millis(changes.expires_at());
     }
@@ -89,7 +112,7 @@ impl Entry {
             Some(slot) => slot.1 = value,
             None => {
                 // One slot more, not the doubling a push does: entries live
-                // long and are many.
+                // long and are many. (A new entry reserved its slots.)
                 self.fields.reserve_exact(1);
                 self.fields.push((key.into(), value));
             }
@@ -486,6 +509,33 @@ mod tests {
         assert_eq!(store.len(), 2, "the expired one made room");
         assert!(store.load(&key(2)).await.unwrap().is_some());
         assert!(store.load(&key(3)).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn int_text_is_the_decimal_text() {
+        for n in [0, 1, -1, 9, 10, -10, 42, 1_000_000, i64::MAX, i64::MIN] {
+            assert_eq!(&*int_text(n), n.to_string());
+        }
+    }
+
+    #[test]
+    fn a_new_entry_holds_what_a_record_would_and_no_spare_slot() {
+        let changes = ChangeSet::new(OffsetDateTime::now_utc())
+            .set("a.x", "\"x\"")
+            .increment("a.n", 3, 4)
+            .remove("a.gone");
+        let entry = Entry::new(&changes);
+        assert_eq!(entry.fields.capacity(), 2);
+        let mut fields: Vec<(String, String)> = entry
+            .fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut expected = changes.initial_fields();
+        fields.sort();
+        expected.sort();
+        assert_eq!(fields, expected);
+        assert_eq!(entry.expires_ms, millis(changes.expires_at()));
     }
 
     #[test]
