@@ -50,9 +50,40 @@ struct State {
     changes: ChangeSet,
     lifecycle: Lifecycle,
     /// The session types extracted and not yet dropped.
-    live: Vec<TypeId>,
+    live: Live,
     /// A field that could not be encoded: the session is not saved.
     failed: bool,
+}
+
+/// The session types a request has extracted and not yet dropped. A handler
+/// nearly always takes one or two, so the first is kept inline: extracting
+/// a session allocates nothing for this.
+#[derive(Debug, Default)]
+struct Live {
+    first: Option<TypeId>,
+    more: Vec<TypeId>,
+}
+
+impl Live {
+    fn contains(&self, type_id: TypeId) -> bool {
+        self.first == Some(type_id) || self.more.contains(&type_id)
+    }
+
+    fn insert(&mut self, type_id: TypeId) {
+        if self.first.is_none() {
+            self.first = Some(type_id);
+        } else {
+            self.more.push(type_id);
+        }
+    }
+
+    fn remove(&mut self, type_id: TypeId) {
+        if self.first == Some(type_id) {
+            self.first = None;
+        } else {
+            self.more.retain(|t| *t != type_id);
+        }
+    }
 }
 
 /// The per-request session, shared by the service and the extractors.
@@ -82,7 +113,7 @@ impl RequestSession {
                 record: Record::new(Vec::new(), expires_at),
                 changes: ChangeSet::new(expires_at),
                 lifecycle: Lifecycle::Keep,
-                live: Vec::new(),
+                live: Live::default(),
                 failed: false,
             }),
         }
@@ -196,10 +227,10 @@ impl RequestSession {
     ) -> Result<(T, T::__Snapshot), SessionAlreadyExtracted> {
         let mut state = self.state();
         let type_id = TypeId::of::<T>();
-        if state.live.contains(&type_id) {
+        if state.live.contains(type_id) {
             return Err(SessionAlreadyExtracted { source: None });
         }
-        state.live.push(type_id);
+        state.live.insert(type_id);
         Ok(T::__load(&Fields {
             record: &state.record,
         }))
@@ -209,7 +240,7 @@ impl RequestSession {
     pub(crate) fn commit<T: SessionData>(&self, value: Option<(&T, &T::__Snapshot)>) {
         let mut state = self.state();
         let type_id = TypeId::of::<T>();
-        state.live.retain(|t| *t != type_id);
+        state.live.remove(type_id);
         let Some((value, snapshot)) = value else {
             return;
         };
