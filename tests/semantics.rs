@@ -117,6 +117,18 @@ fn routes(ran: Arc<AtomicUsize>) -> Router {
             }),
         )
         .route(
+            "/late",
+            post(|mut p: Session<Profile>| async move {
+                // Moved into a task that outlives the request: its change
+                // comes after the save and is not stored (a warning says so).
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    p.visits += 1000;
+                });
+                "spawned"
+            }),
+        )
+        .route(
             "/twice",
             get(|a: Session<Profile>, b: Session<Profile>| async move {
                 format!("{} {}", a.visits, b.visits)
@@ -391,6 +403,23 @@ async fn a_store_outage_gives_503_before_and_500_after_the_handler() {
     app.store.fail_writes(false);
 
     assert_eq!(app.send("POST", "/visit", Some(&cookie)).await.body, "2");
+}
+
+/// A `Session<T>` moved into a task that outlives its request cannot save:
+/// its change is dropped, not half-applied, and nothing panics.
+#[tokio::test]
+async fn a_session_changed_after_its_response_saves_nothing() {
+    let app = app().await;
+    let cookie = app.session().await;
+    let writes = app.store.calls().writes();
+    let reply = app.send("POST", "/late", Some(&cookie)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, "spawned"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.store.calls().writes(), writes);
+    assert_eq!(
+        app.send("GET", "/read", Some(&cookie)).await.body,
+        " 1 0 false"
+    );
 }
 
 /// A handler on a router without the layer gets a typed rejection that names

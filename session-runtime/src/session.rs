@@ -53,6 +53,9 @@ struct State {
     live: Live,
     /// A field that could not be encoded: the session is not saved.
     failed: bool,
+    /// Whether the response was already written: a change recorded after
+    /// that (a `Session<T>` kept alive past its request) is not saved.
+    finished: bool,
 }
 
 /// The session types a request has extracted and not yet dropped. A handler
@@ -115,6 +118,7 @@ impl RequestSession {
                 lifecycle: Lifecycle::Keep,
                 live: Live::default(),
                 failed: false,
+                finished: false,
             }),
         }
     }
@@ -259,6 +263,14 @@ impl RequestSession {
         if changes.is_empty() {
             return;
         }
+        if state.finished {
+            tracing::warn!(
+                session_type = std::any::type_name::<T>(),
+                "a `Session<T>` changed after its response was written (was it moved into a \
+                 spawned task?); the change is not saved"
+            );
+            return;
+        }
         state.record.apply(&changes);
         for (key, value) in changes.sets() {
             state
@@ -303,6 +315,7 @@ impl RequestSession {
         status: StatusCode,
         headers: &mut HeaderMap,
     ) -> Result<(), SaveError> {
+        self.state().finished = true;
         if status.is_server_error() {
             tracing::debug!(%status, "the handler failed; its session changes are dropped");
             return Ok(());
