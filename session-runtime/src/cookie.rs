@@ -59,6 +59,23 @@ pub(crate) struct CookieCodec {
 }
 
 impl CookieCodec {
+    /// A codec with the secure defaults: cookie `sid`, `Path=/`, host-only,
+    /// `Secure`, `HttpOnly`, `SameSite=Lax`, not partitioned.
+    pub(crate) fn new(security: CookieSecurity, keys: Vec<Key>) -> Self {
+        Self {
+            name: "sid".to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            partitioned: false,
+            security,
+            keys,
+            attributes: OnceLock::new(),
+        }
+    }
+
     /// Reads the session ID from the request's `Cookie` headers.
     ///
     /// Missing, unsigned, tampered, garbled, oversized or duplicated session
@@ -184,18 +201,7 @@ mod tests {
     use super::*;
 
     fn codec(security: CookieSecurity) -> CookieCodec {
-        CookieCodec {
-            name: "sid".into(),
-            path: "/".into(),
-            domain: None,
-            secure: true,
-            http_only: true,
-            same_site: SameSite::Lax,
-            partitioned: false,
-            security,
-            keys: vec![Key::generate()],
-            attributes: OnceLock::new(),
-        }
+        CookieCodec::new(security, vec![Key::generate()])
     }
 
     /// What the `cookie` crate writes for the whole cookie, built the way

@@ -8,7 +8,6 @@
 //! The fixed keys are public knowledge (they are in this file): nothing here
 //! may ever serve a real request.
 
-use cookie::SameSite;
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
@@ -37,18 +36,10 @@ pub const PRIVATE_VALUE: &str =
 const MARK: u8 = 0x01;
 
 fn codec(security: CookieSecurity) -> CookieCodec {
-    CookieCodec {
-        name: COOKIE_NAME.to_owned(),
-        path: "/".to_owned(),
-        domain: None,
-        secure: true,
-        http_only: true,
-        same_site: SameSite::Lax,
-        partitioned: false,
-        security,
-        keys: vec![Key::from_bytes(&[7; 64]), Key::from_bytes(&[9; 64])],
-        attributes: std::sync::OnceLock::new(),
-    }
+    let keys = vec![Key::from_bytes(&[7; 64]), Key::from_bytes(&[9; 64])];
+    let codec = CookieCodec::new(security, keys);
+    debug_assert_eq!(codec.name, COOKIE_NAME);
+    codec
 }
 
 /// Runs the cookie decoding path of both a signed and a private codec on

@@ -89,18 +89,7 @@ impl SessionLayer {
     pub fn builder(store: impl SessionStore, key: Key) -> SessionLayerBuilder {
         SessionLayerBuilder {
             store: Arc::new(store),
-            codec: CookieCodec {
-                name: "sid".to_owned(),
-                path: "/".to_owned(),
-                domain: None,
-                secure: true,
-                http_only: true,
-                same_site: SameSite::Lax,
-                partitioned: false,
-                security: CookieSecurity::Signed,
-                keys: vec![key],
-                attributes: std::sync::OnceLock::new(),
-            },
+            codec: CookieCodec::new(CookieSecurity::Signed, vec![key]),
             expiry: Expiry::default(),
             extend_after: None,
             trust_proxy: false,
