@@ -18,7 +18,7 @@ mod common;
 mod visits;
 
 use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use session_kit::{Key, MemoryStore, SessionLayer};
 
-use common::{servers_required, TestServer};
+use common::{free_port, servers_required, TestServer};
 
 /// The flags every Chromium of this test starts with.
 const CHROMIUM_FLAGS: [&str; 7] = [
@@ -134,11 +134,6 @@ impl Drop for Driver {
             let _ = std::fs::remove_dir_all(profile);
         }
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
-    listener.local_addr().expect("a local address").port()
 }
 
 /// Navigates to `url` and reads the page's text.

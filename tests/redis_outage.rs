@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
-use common::{Browser, TestServer};
+use common::{free_port, Browser, TestServer};
 use reqwest::header::COOKIE;
 use session_kit::{Key, RedisStore, Session, SessionLayer};
 use tokio::sync::Notify;
@@ -99,13 +99,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 #[tokio::test]

@@ -100,3 +100,12 @@ pub(crate) fn skip_or_fail(what: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {what}");
 }
+
+/// A loopback port that was free a moment ago, for a server a test starts in
+/// another process (chromedriver, redis-server, an example binary).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
