@@ -8,40 +8,115 @@ use http::StatusCode;
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// A session store failed: the back end is down, timed out, or answered
-/// something it should not have. It keeps the driver's error as its source.
+/// What kind of failure a [`StoreError`] is, for callers that react to one
+/// kind differently (retry a timeout, alert on corrupt data).
 ///
 /// ```
-/// use session_runtime::StoreError;
+/// use session_runtime::{StoreError, StoreErrorKind};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+/// let err = StoreError::new("the load took too long", io).with_kind(StoreErrorKind::Timeout);
+/// assert_eq!(err.kind(), StoreErrorKind::Timeout);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The back end cannot be reached: refused, reset, or not answering.
+    Unavailable,
+    /// The back end did not answer within the store's time limit.
+    Timeout,
+    /// The back end answered with data the store cannot read.
+    Corrupt,
+    /// The back end refused the operation because of a concurrent one (a
+    /// transaction conflict, a lock timeout); retrying may succeed.
+    Conflict,
+    /// The store was configured with something that cannot work.
+    Config,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::Corrupt => "corrupt data",
+            Self::Conflict => "conflict",
+            Self::Config => "configuration",
+            Self::Other => "other",
+        })
+    }
+}
+
+/// A session store failed: the back end is down, timed out, or answered
+/// something it should not have. It keeps the driver's error as its source
+/// and says what [kind](StoreErrorKind) of failure it is.
+///
+/// ```
+/// use session_runtime::{StoreError, StoreErrorKind};
 /// use std::error::Error as _;
 ///
 /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-/// let err = StoreError::new("cannot reach Redis", io);
+/// let err = StoreError::unavailable("cannot reach Redis", io);
 /// assert_eq!(err.to_string(), "session store error: cannot reach Redis");
+/// assert_eq!(err.kind(), StoreErrorKind::Unavailable);
 /// assert!(err.source().is_some());
 /// ```
 #[derive(Debug)]
 pub struct StoreError {
+    kind: StoreErrorKind,
     context: &'static str,
     source: Option<BoxError>,
 }
 
 impl StoreError {
-    /// A store error that says what failed and keeps the cause.
+    /// A store error that says what failed and keeps the cause; its kind is
+    /// [`StoreErrorKind::Other`] until [`with_kind`](Self::with_kind) says
+    /// otherwise.
     pub fn new(context: &'static str, source: impl Into<BoxError>) -> Self {
         Self {
+            kind: StoreErrorKind::Other,
             context,
             source: Some(source.into()),
         }
     }
 
     /// A store error with no underlying cause (the back end answered
-    /// something unexpected).
+    /// something unexpected): [`StoreErrorKind::Corrupt`].
     pub fn msg(context: &'static str) -> Self {
         Self {
+            kind: StoreErrorKind::Corrupt,
             context,
             source: None,
         }
+    }
+
+    /// The back end cannot be reached.
+    pub fn unavailable(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::new(context, source).with_kind(StoreErrorKind::Unavailable)
+    }
+
+    /// The back end did not answer in time.
+    pub fn timeout(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::new(context, source).with_kind(StoreErrorKind::Timeout)
+    }
+
+    /// The back end answered data the store cannot read.
+    pub fn corrupt(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::new(context, source).with_kind(StoreErrorKind::Corrupt)
+    }
+
+    /// The same error, of another kind.
+    #[must_use]
+    pub fn with_kind(mut self, kind: StoreErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
     }
 }
 
@@ -52,6 +127,102 @@ impl fmt::Display for StoreError {
 }
 
 impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+impl From<StoreConfigError> for StoreError {
+    fn from(err: StoreConfigError) -> Self {
+        Self::new("the store is misconfigured", err).with_kind(StoreErrorKind::Config)
+    }
+}
+
+/// A store was configured with something that cannot work, found when it is
+/// built or connected, never at the first request.
+///
+/// ```
+/// use session_runtime::{StoreConfigError, StoreError, StoreErrorKind};
+///
+/// let err = StoreConfigError::InvalidKeyPrefix { prefix: "a{b".into(), reason: "it holds `{`" };
+/// assert!(err.to_string().contains("a{b"));
+/// assert_eq!(StoreError::from(err).kind(), StoreErrorKind::Config);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreConfigError {
+    /// A key prefix the store cannot use.
+    InvalidKeyPrefix {
+        /// The prefix given.
+        prefix: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// A URL the store cannot use. The URL itself is not kept: it may
+    /// carry a password.
+    InvalidUrl {
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A cluster URL that names no node.
+    EmptyNodeList,
+    /// A table name that is not a plain SQL identifier.
+    InvalidTableName {
+        /// The name given.
+        name: String,
+    },
+    /// A back end that does not work the way the store needs (a cluster
+    /// node behind a single-server URL, a server too old).
+    Unsupported {
+        /// What is wrong and what to do instead.
+        reason: String,
+    },
+}
+
+impl fmt::Display for StoreConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidKeyPrefix { prefix, reason } => {
+                write!(f, "the key prefix `{prefix}` cannot be used: {reason}")
+            }
+            Self::InvalidUrl { reason } => write!(f, "the store URL cannot be used: {reason}"),
+            Self::EmptyNodeList => f.write_str(
+                "the cluster URL names no node; write `redis+cluster://host:port,host:port`",
+            ),
+            Self::InvalidTableName { name } => write!(
+                f,
+                "`{name}` cannot be a table name: use letters, digits and `_`, not starting with \
+                 a digit, optionally qualified by a schema (`schema.table`), at most 63 characters"
+            ),
+            Self::Unsupported { reason } => f.write_str(reason),
+        }
+    }
+}
+
+impl StdError for StoreConfigError {}
+
+/// No session ID could be drawn: the random number generator failed.
+///
+/// A save that needs a new ID answers 500 with this as the cause.
+///
+/// ```
+/// use session_runtime::IdGenerationError;
+/// let _ = std::mem::size_of::<IdGenerationError>();
+/// ```
+#[derive(Debug)]
+pub struct IdGenerationError {
+    pub(crate) source: Option<BoxError>,
+}
+
+impl fmt::Display for IdGenerationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot draw a session ID: the random number generator failed")
+    }
+}
+
+impl StdError for IdGenerationError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.source
             .as_deref()

@@ -8,7 +8,7 @@ use rand::rngs::OsRng;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::StoreError;
+use crate::error::IdGenerationError;
 
 /// How many random bytes a session ID holds: 192 bits.
 const ID_BYTES: usize = 24;
@@ -41,19 +41,20 @@ impl SessionId {
     /// A fresh ID from the OS's CSPRNG.
     ///
     /// Fails only where the operating system cannot give randomness, which
-    /// the session layer reports as a store-side fault (a 503), never a panic.
-    pub fn generate() -> Result<Self, StoreError> {
+    /// the session layer answers with a 500 (the save could not happen),
+    /// never a panic.
+    pub fn generate() -> Result<Self, IdGenerationError> {
         let mut bytes = [0u8; ID_BYTES];
         OsRng
             .try_fill_bytes(&mut bytes)
-            .map_err(|err| StoreError::new("the OS random number generator failed", err))?;
+            .map_err(|err| IdGenerationError {
+                source: Some(Box::new(err)),
+            })?;
         let mut text = [0u8; ID_LEN];
         match URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
             Ok(ID_LEN) => Ok(Self { text }),
             // 24 bytes are always 32 characters; this arm is never taken.
-            _ => Err(StoreError::msg(
-                "a session ID did not encode to 32 characters",
-            )),
+            _ => Err(IdGenerationError { source: None }),
         }
     }
 

@@ -32,8 +32,8 @@ pub mod testing;
 pub use self::cookie::CookieSecurity;
 pub use self::data::SessionData;
 pub use self::error::{
-    ConfigError, MissingSessionLayer, SessionAlreadyExtracted, SessionRejection,
-    SessionUnavailable, StoreError,
+    ConfigError, IdGenerationError, MissingSessionLayer, SessionAlreadyExtracted, SessionRejection,
+    SessionUnavailable, StoreConfigError, StoreError, StoreErrorKind,
 };
 pub use self::extract::{Session, SessionHandle};
 pub use self::id::{SessionId, SessionKey};

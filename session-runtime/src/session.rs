@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use crate::cookie::Incoming;
 use crate::data::{Diff, Fields, SessionData};
-use crate::error::{SessionAlreadyExtracted, SessionUnavailable, StoreError};
+use crate::error::{IdGenerationError, SessionAlreadyExtracted, SessionUnavailable, StoreError};
 use crate::expiry::{Expiry, CREATED_FIELD};
 use crate::id::{SessionId, SessionKey};
 use crate::layer::Shared;
@@ -483,6 +483,7 @@ enum Created {
 #[derive(Debug)]
 pub(crate) enum SaveError {
     Store(StoreError),
+    Id(IdGenerationError),
     Encode,
     NoFreeKey,
     Cookie,
@@ -494,10 +495,17 @@ impl From<StoreError> for SaveError {
     }
 }
 
+impl From<IdGenerationError> for SaveError {
+    fn from(err: IdGenerationError) -> Self {
+        Self::Id(err)
+    }
+}
+
 impl std::fmt::Display for SaveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Store(err) => write!(f, "{err}"),
+            Self::Id(err) => write!(f, "{err}"),
             Self::Encode => f.write_str("a session field could not be encoded as JSON"),
             Self::NoFreeKey => f.write_str("the store refused every fresh session key"),
             Self::Cookie => f.write_str("the session cookie could not be written"),

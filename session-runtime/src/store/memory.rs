@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
+use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, SweepExpired, WriteOutcome};
 
 /// How many shards: a power of two, so a shard is picked with a mask.
 const SHARDS: usize = 64;
@@ -266,6 +266,27 @@ impl MemoryStore {
                 }
             }
         });
+    }
+}
+
+impl SweepExpired for MemoryStore {
+    async fn sweep_expired(&self, batch: u64) -> Result<u64, StoreError> {
+        let now = millis(OffsetDateTime::now_utc());
+        let mut left = batch;
+        for shard in self.inner.shards.iter() {
+            if left == 0 {
+                break;
+            }
+            let mut shard = lock(shard);
+            shard.retain(|_, entry| {
+                if left == 0 || entry.is_live(now) {
+                    return true;
+                }
+                left -= 1;
+                false
+            });
+        }
+        Ok(batch - left)
     }
 }
 

@@ -55,7 +55,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-pub use crate::error::StoreError;
+pub use crate::error::{StoreConfigError, StoreError, StoreErrorKind};
 pub use crate::id::SessionKey;
 
 /// A session as a store holds it: its fields and its expiry.
@@ -409,11 +409,17 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
     /// Moves the expiry of the live session under `key`, writing no data.
+    ///
+    /// The default saves an empty [`ChangeSet`], which every store's
+    /// [`save`](Self::save) already treats as "move the expiry of a live
+    /// session"; a store with a cheaper TTL-only write overrides it.
     fn touch(
         &self,
         key: &SessionKey,
         expires_at: OffsetDateTime,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send {
+        async move { self.save(key, &ChangeSet::new(expires_at)).await }
+    }
 
     /// Moves the live session under `old` to `new`, applies `changes` to it,
     /// and makes `old` dead.
@@ -421,13 +427,70 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Answers [`WriteOutcome::NotLive`] when `old` is not live and
     /// [`WriteOutcome::KeyTaken`] when `new` is held by a live session; in both
     /// cases nothing is written.
+    ///
+    /// The default is built from the other methods, in three steps that are
+    /// each atomic but not atomic together: it loads `old`, creates `new`
+    /// with the loaded fields and `changes` applied, then deletes `old`.
+    /// It still never revives a session: a save to `old` that lands between
+    /// the steps is lost with `old` (the client holds `new` by then), and if
+    /// `old` ends before the create, the load answers `NotLive`. What it
+    /// cannot give is a single instant at which `old` dies and `new` is born:
+    /// for a moment both load. A store that can move a record in one
+    /// transaction overrides it.
     fn regenerate(
         &self,
         old: &SessionKey,
         new: &SessionKey,
         changes: &ChangeSet,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send {
+        async move {
+            let Some(mut record) = self.load(old).await? else {
+                return Ok(WriteOutcome::NotLive);
+            };
+            record.apply(changes);
+            let mut moved = ChangeSet::new(changes.expires_at());
+            for (name, value) in record.fields() {
+                moved.push_set(Cow::Owned(name.to_owned()), value.to_owned());
+            }
+            match self.create(new, &moved).await? {
+                WriteOutcome::Applied => {}
+                other => return Ok(other),
+            }
+            self.delete(old).await?;
+            Ok(WriteOutcome::Applied)
+        }
+    }
 
     /// Deletes the session under `key`. Deleting an unknown key is not an error.
     fn delete(&self, key: &SessionKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// An optional ability beside [`SessionStore`]: deleting expired sessions in
+/// bulk, for back ends that do not drop them by themselves (SQL tables; the
+/// memory store sweeps on its own timer, Redis expires keys itself).
+///
+/// Expired sessions never load whether or not they are swept (rule 1 of
+/// the contract): sweeping only reclaims their space.
+///
+/// ```
+/// use session_runtime::store::{SessionStore, SweepExpired};
+///
+/// /// Sweeps a store until nothing expired is left, a batch at a time.
+/// async fn sweep_all<S: SweepExpired>(store: &S) -> Result<u64, session_runtime::StoreError> {
+///     let mut total = 0;
+///     loop {
+///         let n = store.sweep_expired(1000).await?;
+///         total += n;
+///         if n < 1000 {
+///             return Ok(total);
+///         }
+///     }
+/// }
+/// # let _ = sweep_all::<session_runtime::store::MemoryStore>;
+/// ```
+pub trait SweepExpired: SessionStore {
+    /// Deletes at most `batch` sessions whose expiry has passed, and says
+    /// how many it deleted. A bounded batch keeps each call short, so a
+    /// large backlog never holds a long lock.
+    fn sweep_expired(&self, batch: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
