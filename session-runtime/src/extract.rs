@@ -8,11 +8,11 @@ use axum_core::extract::FromRequestParts;
 use http::request::Parts;
 use time::OffsetDateTime;
 
-use crate::data::SessionData;
+use crate::derive_support::SessionData;
 use crate::error::{MissingSessionLayer, SessionRejection};
 use crate::id::SessionId;
+use crate::request::RequestSession;
 use crate::service::SessionExtension;
-use crate::session::RequestSession;
 
 async fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRejection> {
     let Some(SessionExtension(session)) = parts.extensions.get::<SessionExtension>() else {

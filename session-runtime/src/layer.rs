@@ -11,17 +11,8 @@ use crate::error::ConfigError;
 use crate::expiry::{to_time, Expiry, MAX_COOKIE_AGE};
 use crate::key::Key;
 use crate::service::SessionService;
+use crate::shared::Shared;
 use crate::store::{DynStore, SessionStore};
-
-/// What every request of one layer shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn DynStore>,
-    pub(crate) codec: CookieCodec,
-    pub(crate) expiry: Expiry,
-    /// Whether `Forwarded` / `X-Forwarded-Proto` are believed.
-    pub(crate) trust_proxy: bool,
-}
 
 /// The tower layer that gives a router its sessions.
 ///
@@ -103,31 +94,6 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService::new(inner, self.shared.clone())
     }
-}
-
-/// Refuses `Path` and `Domain` values that would break the `Set-Cookie`
-/// header or inject attributes into it.
-fn check_attribute_values(codec: &CookieCodec) -> Result<(), ConfigError> {
-    let printable = |v: &str| {
-        !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
-    };
-    if !printable(&codec.path) || !codec.path.starts_with('/') {
-        return Err(ConfigError::InvalidAttribute {
-            attribute: "Path",
-            value: codec.path.clone(),
-        });
-    }
-    if let Some(domain) = &codec.domain {
-        if !printable(domain) {
-            return Err(ConfigError::InvalidAttribute {
-                attribute: "Domain",
-                value: domain.clone(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Configures a [`SessionLayer`]; see [`SessionLayer::builder`].
@@ -419,18 +385,8 @@ impl SessionLayerBuilder {
     /// cannot work fails here, at start-up, with a [`ConfigError`] that says
     /// what to change, never at the first request.
     pub fn build(mut self) -> Result<SessionLayer, ConfigError> {
-        crate::data::check_namespaces()?;
-        let name_ok = !self.codec.name.is_empty()
-            && self
-                .codec
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !name_ok {
-            return Err(ConfigError::InvalidCookieName(self.codec.name));
-        }
-        check_attribute_values(&self.codec)?;
-        check_attributes(&self.codec)?;
+        crate::derive_support::check_namespaces()?;
+        self.codec.check()?;
         let inactivity = self.expiry.inactivity;
         if inactivity <= time::Duration::ZERO || inactivity > MAX_COOKIE_AGE {
             return Err(ConfigError::InvalidTimeout);
@@ -456,42 +412,4 @@ impl SessionLayerBuilder {
             }),
         })
     }
-}
-
-/// The rules browsers apply to a cookie's attributes (RFC 6265bis, CHIPS):
-/// a cookie that breaks them is silently dropped, so they are checked here.
-fn check_attributes(codec: &CookieCodec) -> Result<(), ConfigError> {
-    let has_prefix = |prefix: &str| {
-        codec
-            .name
-            .get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-    };
-    let host = has_prefix("__Host-");
-    if (host || has_prefix("__Secure-")) && !codec.secure {
-        return Err(ConfigError::PrefixWithoutSecure {
-            name: codec.name.clone(),
-        });
-    }
-    if host {
-        if codec.path != "/" {
-            return Err(ConfigError::HostPrefixWithPath {
-                name: codec.name.clone(),
-                path: codec.path.clone(),
-            });
-        }
-        if let Some(domain) = &codec.domain {
-            return Err(ConfigError::HostPrefixWithDomain {
-                name: codec.name.clone(),
-                domain: domain.clone(),
-            });
-        }
-    }
-    if codec.same_site == SameSite::None && !codec.secure {
-        return Err(ConfigError::SameSiteNoneWithoutSecure);
-    }
-    if codec.partitioned && !codec.secure {
-        return Err(ConfigError::PartitionedWithoutSecure);
-    }
-    Ok(())
 }

@@ -272,6 +272,20 @@ impl ChangeSet {
         });
     }
 
+    /// Adds every change of `other`, which replace this set's changes to
+    /// the same keys (increments to one key add up).
+    pub(crate) fn merge(&mut self, other: ChangeSet) {
+        for (key, json) in other.set {
+            self.push_set(key, json);
+        }
+        for key in other.remove {
+            self.push_remove(key);
+        }
+        for inc in other.increment {
+            self.push_increment(inc.key, inc.delta, inc.initial);
+        }
+    }
+
     pub(crate) fn set_expires_at(&mut self, expires_at: OffsetDateTime) {
         self.expires_at = expires_at;
     }
@@ -473,7 +487,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
 /// the contract): sweeping only reclaims their space.
 ///
 /// ```
-/// use session_runtime::store::{SessionStore, SweepExpired};
+/// use session_runtime::store::SweepExpired;
 ///
 /// /// Sweeps a store until nothing expired is left, a batch at a time.
 /// async fn sweep_all<S: SweepExpired>(store: &S) -> Result<u64, session_runtime::StoreError> {

@@ -1,5 +1,10 @@
-//! The cookie codec: reading the session ID out of a request's `Cookie`
-//! headers, and writing the `Set-Cookie` that carries it.
+//! The cookie codec: reading the session cookie's verified value out of a
+//! request's `Cookie` headers, and writing the `Set-Cookie` that carries a
+//! value.
+//!
+//! The codec seals and opens any text: for the server-side stores it is the
+//! session ID; a store that keeps the session's data in the cookie itself
+//! seals that instead.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -9,8 +14,11 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use time::Duration;
 
-use crate::id::SessionId;
 use crate::key::Key;
+
+#[cfg(test)]
+mod properties;
+mod rules;
 
 /// The longest session cookie value worth verifying. A signed ID is 76 bytes
 /// and an encrypted one 80; anything far past that is garbage or an attack.
@@ -31,8 +39,9 @@ pub enum CookieSecurity {
 /// What a request's cookies said about the session.
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
-    /// The verified session ID, if exactly one valid session cookie came.
-    pub(crate) id: Option<SessionId>,
+    /// The verified (or decrypted) value, if exactly one valid session cookie
+    /// came.
+    pub(crate) value: Option<String>,
     /// Whether any cookie of the session's name came at all.
     pub(crate) present: bool,
     /// Whether the ID verified only under an older key, so the cookie should
@@ -76,7 +85,8 @@ impl CookieCodec {
         }
     }
 
-    /// Reads the session ID from the request's `Cookie` headers.
+    /// Reads the session cookie's verified value from the request's `Cookie`
+    /// headers.
     ///
     /// Missing, unsigned, tampered, garbled, oversized or duplicated session
     /// cookies all mean "no session". Never panics.
@@ -113,8 +123,8 @@ impl CookieCodec {
         };
         let value = value.trim_matches('"');
         for (index, key) in self.keys.iter().enumerate() {
-            if let Some(id) = self.open(key, value) {
-                incoming.id = Some(id);
+            if let Some(opened) = self.open(key, value) {
+                incoming.value = Some(opened);
                 incoming.stale_key = index > 0;
                 return incoming;
             }
@@ -123,26 +133,27 @@ impl CookieCodec {
         incoming
     }
 
-    fn open(&self, key: &Key, value: &str) -> Option<SessionId> {
+    fn open(&self, key: &Key, value: &str) -> Option<String> {
         let jar = CookieJar::new();
         let cookie = Cookie::new(self.name.clone(), value.to_owned());
         let opened = match self.security {
             CookieSecurity::Signed => jar.signed(key.inner()).verify(cookie),
             CookieSecurity::Private => jar.private(key.inner()).decrypt(cookie),
         }?;
-        SessionId::parse(opened.value())
+        Some(opened.value().to_owned())
     }
 
-    /// The `Set-Cookie` value that gives the client this session ID.
+    /// The `Set-Cookie` value that gives the client a cookie carrying
+    /// `value` (a session ID), signed or encrypted under the current key.
     ///
     /// The `cookie` crate signs (or encrypts) the value; the attributes, which
     /// it writes after the value in a fixed order (`Max-Age` last but for
     /// `Expires`, which an issued cookie never has), are its own text too,
     /// made once: the result is byte for byte what the crate writes for the
     /// whole cookie.
-    pub(crate) fn issue(&self, id: &SessionId, max_age: Option<Duration>) -> Option<HeaderValue> {
+    pub(crate) fn issue(&self, value: &str, max_age: Option<Duration>) -> Option<HeaderValue> {
         let key = self.keys.first()?;
-        let cookie = Cookie::new(self.name.clone(), id.expose().to_owned());
+        let cookie = Cookie::new(self.name.clone(), value.to_owned());
         let mut jar = CookieJar::new();
         match self.security {
             CookieSecurity::Signed => jar.signed_mut(key.inner()).add(cookie),
@@ -199,6 +210,7 @@ impl CookieCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::SessionId;
 
     fn codec(security: CookieSecurity) -> CookieCodec {
         CookieCodec::new(security, vec![Key::generate()])
@@ -220,6 +232,10 @@ mod tests {
         jar.get(&codec.name).unwrap().to_string()
     }
 
+    fn id_of(incoming: &Incoming) -> Option<SessionId> {
+        incoming.value.as_deref().and_then(SessionId::parse)
+    }
+
     fn headers(values: &[&str]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for v in values {
@@ -239,13 +255,13 @@ mod tests {
         for security in [CookieSecurity::Signed, CookieSecurity::Private] {
             let codec = codec(security);
             let id = SessionId::generate().unwrap();
-            let set = codec.issue(&id, None).unwrap();
+            let set = codec.issue(id.expose(), None).unwrap();
             let value = value_of(&set);
             if security == CookieSecurity::Private {
                 assert!(!value.contains(id.expose()), "private cookies hide the id");
             }
             let read = codec.read(&headers(&[&format!("other=1; sid={value}")]));
-            assert_eq!(read.id, Some(id));
+            assert_eq!(id_of(&read), Some(id));
             assert!(!read.stale_key);
         }
     }
@@ -265,7 +281,7 @@ mod tests {
                 dressed.http_only = false;
                 plain.secure = false;
                 for codec in [&plain, &dressed] {
-                    let issued = codec.issue(&id, max_age).unwrap();
+                    let issued = codec.issue(id.expose(), max_age).unwrap();
                     let whole = whole_cookie(codec, &id, max_age);
                     // The value differs (a fresh nonce or the same MAC);
                     // everything else is the same text.
@@ -278,7 +294,7 @@ mod tests {
                         assert_eq!(text, whole, "signing is deterministic");
                     }
                     let read = codec.read(&headers(&[&format!("{name}={value}")]));
-                    assert_eq!(read.id.as_ref(), Some(&id));
+                    assert_eq!(id_of(&read).as_ref(), Some(&id));
                 }
             }
         }
@@ -287,7 +303,9 @@ mod tests {
     #[test]
     fn default_attributes_are_secure() {
         let codec = codec(CookieSecurity::Signed);
-        let set = codec.issue(&SessionId::generate().unwrap(), None).unwrap();
+        let set = codec
+            .issue(SessionId::generate().unwrap().expose(), None)
+            .unwrap();
         let text = set.to_str().unwrap();
         for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
             assert!(text.contains(attr), "{text} lacks {attr}");
@@ -302,7 +320,7 @@ mod tests {
     fn tampered_unsigned_duplicated_and_oversized_cookies_give_no_session() {
         let codec = codec(CookieSecurity::Signed);
         let id = SessionId::generate().unwrap();
-        let value = value_of(&codec.issue(&id, None).unwrap());
+        let value = value_of(&codec.issue(id.expose(), None).unwrap());
         let mut tampered = value.clone().into_bytes();
         let last = tampered.len() - 1;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -317,14 +335,14 @@ mod tests {
             "sid=%%%;;;==".to_owned(),
         ] {
             let read = codec.read(&headers(&[&bad]));
-            assert_eq!(read.id, None, "{bad} must not verify");
+            assert_eq!(read.value, None, "{bad} must not verify");
         }
         let split = codec.read(&headers(&[
             &format!("sid={value}"),
             &format!("sid={value}"),
         ]));
         assert_eq!(
-            split.id, None,
+            split.value, None,
             "a cookie repeated across headers is refused"
         );
     }
@@ -333,10 +351,10 @@ mod tests {
     fn an_older_key_still_verifies_and_asks_for_a_reissue() {
         let mut old = codec(CookieSecurity::Signed);
         let id = SessionId::generate().unwrap();
-        let value = value_of(&old.issue(&id, None).unwrap());
+        let value = value_of(&old.issue(id.expose(), None).unwrap());
         old.keys.insert(0, Key::generate());
         let read = old.read(&headers(&[&format!("sid={value}")]));
-        assert_eq!(read.id, Some(id));
+        assert_eq!(id_of(&read), Some(id));
         assert!(read.stale_key);
     }
 

@@ -1,0 +1,18 @@
+//! What every request of one layer shares: the store, the cookie codec, the
+//! expiry policy and the proxy setting, built once by the layer's builder.
+
+use std::sync::Arc;
+
+use crate::cookie::CookieCodec;
+use crate::expiry::Expiry;
+use crate::store::DynStore;
+
+/// What every request of one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn DynStore>,
+    pub(crate) codec: CookieCodec,
+    pub(crate) expiry: Expiry,
+    /// Whether `Forwarded` / `X-Forwarded-Proto` are believed.
+    pub(crate) trust_proxy: bool,
+}
