@@ -19,7 +19,7 @@ use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::store::Record;
+use crate::store::{from_unix_millis, unix_millis, Record};
 
 /// The longest a browser keeps a cookie (RFC 6265bis): 400 days.
 pub(crate) const MAX_COOKIE_AGE: Duration = Duration::days(400);
@@ -122,13 +122,12 @@ impl Expiry {
     /// The creation time a stored session carries, if any.
     pub(crate) fn created_of(record: &Record) -> Option<OffsetDateTime> {
         let millis: i64 = record.get(CREATED_FIELD)?.trim().parse().ok()?;
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
+        from_unix_millis(millis)
     }
 
     /// The stored form of a creation time.
     pub(crate) fn created_value(created: OffsetDateTime) -> String {
-        let millis = created.unix_timestamp_nanos() / 1_000_000;
-        millis.to_string()
+        unix_millis(created).to_string()
     }
 }
 

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, SweepExpired, WriteOutcome};
+use super::{
+    from_unix_millis, unix_millis, ChangeSet, Record, SessionKey, SessionStore, StoreError,
+    SweepExpired, WriteOutcome,
+};
 
 /// How many shards: a power of two, so a shard is picked with a mask.
 const SHARDS: usize = 64;
@@ -22,13 +25,8 @@ struct Entry {
     expires_ms: i64,
 }
 
-fn millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 fn from_millis(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    from_unix_millis(ms).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// An integer's decimal text, allocated at its exact length (`to_string`
@@ -97,7 +95,7 @@ impl Entry {
             let next = inc.apply_to(self.get(&inc.key));
             self.put(&inc.key, int_text(next));
         }
-        self.expires_ms = millis(changes.expires_at());
+        self.expires_ms = unix_millis(changes.expires_at());
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -271,7 +269,7 @@ impl MemoryStore {
 
 impl SweepExpired for MemoryStore {
     async fn sweep_expired(&self, batch: u64) -> Result<u64, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut left = batch;
         for shard in self.inner.shards.iter() {
             if left == 0 {
@@ -292,7 +290,7 @@ impl SweepExpired for MemoryStore {
 
 impl Inner {
     fn sweep(&self) -> usize {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut swept = 0;
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
@@ -369,7 +367,7 @@ fn insert_new(
 
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let shard = self.shard(key);
         Ok(shard
             .get(key.as_bytes())
@@ -383,7 +381,7 @@ impl SessionStore for MemoryStore {
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
         self.start_sweeper();
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let entry = Entry::new(changes);
         let mut shard = self.shard(key);
         Ok(insert_new(
@@ -400,7 +398,7 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut shard = self.shard(key);
         match shard.get_mut(key.as_bytes()) {
             Some(entry) if entry.is_live(now) => {
@@ -416,11 +414,11 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut shard = self.shard(key);
         match shard.get_mut(key.as_bytes()) {
             Some(entry) if entry.is_live(now) => {
-                entry.expires_ms = millis(expires_at);
+                entry.expires_ms = unix_millis(expires_at);
                 Ok(WriteOutcome::Applied)
             }
             _ => Ok(WriteOutcome::NotLive),
@@ -433,7 +431,7 @@ impl SessionStore for MemoryStore {
         new: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let capacity = self.inner.shard_capacity;
         let (a, b) = (shard_index(old), shard_index(new));
         if a == b {
@@ -556,7 +554,7 @@ mod tests {
         fields.sort();
         expected.sort();
         assert_eq!(fields, expected);
-        assert_eq!(entry.expires_ms, millis(changes.expires_at()));
+        assert_eq!(entry.expires_ms, unix_millis(changes.expires_at()));
     }
 
     #[test]

@@ -38,6 +38,7 @@
 mod dyn_store;
 #[cfg(feature = "memory")]
 mod memory;
+mod millis;
 #[cfg(feature = "redis")]
 pub mod redis;
 
@@ -55,6 +56,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
+pub use self::millis::{from_unix_millis, unix_millis};
 pub use crate::error::{StoreConfigError, StoreError, StoreErrorKind};
 pub use crate::id::SessionKey;
 
