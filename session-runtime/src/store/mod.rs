@@ -34,6 +34,31 @@
 //!    is not there is not an error.
 //! 8. A failure of the back end is a [`StoreError`] that keeps its source; a
 //!    store never panics on data it reads back.
+//!
+//! # Writing a store
+//!
+//! What a new back end must write, and what it must pass:
+//!
+//! 1. A type that implements [`SessionStore`]: four methods,
+//!    [`load`](SessionStore::load), [`create`](SessionStore::create),
+//!    [`save`](SessionStore::save) and [`delete`](SessionStore::delete).
+//!    [`touch`](SessionStore::touch) and [`regenerate`](SessionStore::regenerate)
+//!    have defaults built on those (the default regenerate is three steps,
+//!    not one transaction: override it where the back end can do better).
+//! 2. Optionally [`SweepExpired`], for a back end that does not drop expired
+//!    sessions by itself.
+//! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
+//!    the driver's error as source; configuration mistakes as
+//!    [`StoreConfigError`], when the store is built.
+//! 4. Two test suites, each one macro line in a test file: the store
+//!    conformance suite (`store_conformance_tests!`) and the HTTP-level suite,
+//!    both in `session_runtime::testing` (feature `testing`), against the
+//!    real server.
+//!
+//! Inside this repository a store also gets a cargo feature (here and in
+//! the facade), a `pub use` in this module, the crate root and the facade,
+//! and a branch in the examples' `SESSION_STORE` parser; CONTRIBUTING.md
+//! lists the files.
 
 mod dyn_store;
 #[cfg(feature = "memory")]
