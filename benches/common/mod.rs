@@ -1,7 +1,8 @@
 //! The three servers every benchmark compares, with one counter handler:
 //! plain axum (no session), session-kit's `MemoryStore`, and tower-sessions'
 //! `MemoryStore`. Each serves `GET /` (count this visit) and `GET /peek`
-//! (read the count, change nothing).
+//! (read the count, change nothing); the two session servers also serve
+//! `GET /cart/fill` (put a 16 KiB cart in the session, beside the counter).
 
 // Each bench target uses a part of this module; the rest is not dead code.
 #![allow(dead_code)]
@@ -22,6 +23,24 @@ pub(crate) struct Visits {
 #[session(namespace = "plain_visits")]
 pub(crate) struct PlainVisits {
     page_views: u64,
+}
+
+/// A cart kept beside the counter in its own struct, to make a big session
+/// whose counter requests never extract it.
+#[derive(Session, Default, Debug)]
+#[session(namespace = "cart")]
+pub(crate) struct Cart {
+    items: Vec<String>,
+}
+
+/// How many bytes of item names `big_cart` holds.
+pub(crate) const CART_BYTES: usize = 16 * 1024;
+
+/// 16 KiB of cart: 64 items of 256 bytes (as in `benches/redis_store.rs`).
+pub(crate) fn big_cart() -> Vec<String> {
+    (0..CART_BYTES / 256)
+        .map(|i| format!("{i:04}{}", "x".repeat(252)))
+        .collect()
 }
 
 fn answer(n: u64) -> String {
@@ -105,15 +124,20 @@ async fn kit_count_slow(mut visits: Session<Visits>) -> String {
     answer(visits.page_views)
 }
 
+async fn kit_fill_cart(mut cart: Session<Cart>) -> &'static str {
+    cart.items = big_cart();
+    "filled"
+}
+
 async fn kit_plain_count(mut visits: Session<PlainVisits>) -> String {
     visits.page_views += 1;
     answer(visits.page_views)
 }
 
-fn kit_layer() -> SessionLayer {
-    // Built once per router, on a fresh store. The configuration is the
-    // examples' one, so it cannot fail.
-    match SessionLayer::builder(MemoryStore::new(), Key::generate())
+fn kit_layer(store: MemoryStore) -> SessionLayer {
+    // Built once per router. The configuration is the examples' one, so it
+    // cannot fail.
+    match SessionLayer::builder(store, Key::generate())
         .secure(false)
         .build()
     {
@@ -123,12 +147,19 @@ fn kit_layer() -> SessionLayer {
 }
 
 pub(crate) fn session_kit_router() -> Router {
+    session_kit_router_on(MemoryStore::new())
+}
+
+/// session-kit's router on a given store (a clone shares its sessions), so a
+/// bench can fill the store or count its sessions.
+pub(crate) fn session_kit_router_on(store: MemoryStore) -> Router {
     Router::new()
         .route("/", get(kit_count))
         .route("/peek", get(kit_peek))
         .route("/plain", get(kit_plain_count))
         .route("/slow", get(kit_count_slow))
-        .layer(kit_layer())
+        .route("/cart/fill", get(kit_fill_cart))
+        .layer(kit_layer(store))
 }
 
 // tower-sessions, as its README shows it: a string key and a JSON value.
@@ -171,13 +202,28 @@ async fn ts_peek(session: tower_sessions::Session) -> Result<String, axum::http:
     Ok(answer(n))
 }
 
+async fn ts_fill_cart(
+    session: tower_sessions::Session,
+) -> Result<&'static str, axum::http::StatusCode> {
+    session
+        .insert("cart", big_cart())
+        .await
+        .map_err(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR)?;
+    Ok("filled")
+}
+
 pub(crate) fn tower_sessions_router() -> Router {
-    let layer = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
-        .with_secure(false);
+    tower_sessions_router_on(tower_sessions::MemoryStore::default())
+}
+
+/// tower-sessions' router on a given store (a clone shares its sessions).
+pub(crate) fn tower_sessions_router_on(store: tower_sessions::MemoryStore) -> Router {
+    let layer = tower_sessions::SessionManagerLayer::new(store).with_secure(false);
     Router::new()
         .route("/", get(ts_count))
         .route("/peek", get(ts_peek))
         .route("/slow", get(ts_count_slow))
+        .route("/cart/fill", get(ts_fill_cart))
         .layer(layer)
 }
 
