@@ -87,14 +87,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     let cookies_file = flag_value(&args, "--cookies").cloned();
-    // The positional arguments: those not flags and not a flag's value.
+    // The positional arguments: those neither a flag nor a flag's value.
+    let is_value = |i: usize| i > 0 && matches!(args[i - 1].as_str(), "--prefill" | "--cookies");
     let mut rest = args
         .iter()
         .enumerate()
-        .filter(|(i, a)| {
-            !a.starts_with("--")
-                && !(*i > 0 && matches!(args[i - 1].as_str(), "--prefill" | "--cookies"))
-        })
+        .filter(|(i, a)| !a.starts_with("--") && !is_value(*i))
         .map(|(_, a)| a);
     let variant = rest.next().and_then(|v| Variant::parse(v));
     let port = rest.next().and_then(|p| p.parse::<u16>().ok());
