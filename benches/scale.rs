@@ -6,21 +6,27 @@
 //!
 //! ```text
 //! cargo bench --bench scale                        # 1,000 / 100,000 / 1,000,000 sessions
-//! cargo bench --bench scale -- --rounds 40 --batch 1000 --sizes 1000,100000,1000000
+//! cargo bench --bench scale -- --rounds 300 --batch 200 --sizes 1000,100000,1000000
 //! ```
 //!
 //! - **Growth.** One store is filled from 0 to the largest size by new-visitor
 //!   requests (`GET /`, no cookie), each timed; per step of `--step`
-//!   sessions: the p50, p99 and max latency, and the step's rate.
+//!   sessions: the p50, p99 and max latency, how many took over 1 ms, and
+//!   the step's rate.
 //! - **Scale.** A store per size, all filled by requests and all alive at once;
 //!   then `--rounds` rounds, each running one batch of `--batch` requests on
 //!   every (row, size) cell and on plain axum, so the cells of a round meet the
 //!   same machine load. Rows: a new visitor (the batch's sessions are deleted
 //!   through the store API after the batch, outside the timing, so the store
-//!   stays at its size), a returning visitor whose counter changes and a
-//!   read-only one, both cycling over up to `--sample` sessions spread over
-//!   the store, in shuffled order. Each cell's figure is its requests over
-//!   its summed batch time.
+//!   stays at its size); returning visitors whose counter changes, and
+//!   read-only ones, each request carrying the next of up to `--sample`
+//!   sessions' cookies (spread over the store, shuffled; the two rows start
+//!   half the list apart, so neither meets sessions the other just touched);
+//!   and one returning session, counter changing or read only. Plain axum
+//!   gets the largest store's cookies, which it ignores. Each cell's figure
+//!   is the median of its batches' rates (requests over the batch's time),
+//!   which a batch that another process preempted does not move, and half
+//!   their interquartile range.
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it) it exits at once.
 
@@ -39,11 +45,6 @@ use session_kit::store::SessionStore as _;
 use tower::ServiceExt as _;
 
 use common::Variant;
-
-/// A cookie of the size of session-kit's signed one, for plain axum's
-/// returning rows.
-const DUMMY_COOKIE: &str =
-    "sid=wz2q0T1Tv8uA5Pq0fWk3nJm6hR7cYb2xLd9eVg4sKa0=AbCdEfGhIjKlMnOpQrStUvWxYz012345";
 
 /// Who sends a row's requests.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -103,8 +104,8 @@ impl Settings {
         sizes.dedup();
         let settings = Self {
             sizes,
-            rounds: number("--rounds", 40)?,
-            batch: number("--batch", 1000)?,
+            rounds: number("--rounds", 300)?,
+            batch: number("--batch", 200)?,
             sample: number("--sample", 100_000)?,
             step: number("--step", 100_000)?,
         };
@@ -308,8 +309,8 @@ struct Cell {
     visitors: Visitors,
     store: usize,
     next_cookie: usize,
-    requests: u64,
-    nanos: u128,
+    /// Each batch's requests per second.
+    rates: Vec<f64>,
 }
 
 impl Cell {
@@ -339,8 +340,8 @@ impl Cell {
                 }
             }
         }
-        self.nanos += started.elapsed().as_nanos();
-        self.requests += batch as u64;
+        self.rates
+            .push(batch as f64 / started.elapsed().as_secs_f64().max(1e-9));
         for set in made.iter() {
             on.store.delete(set).await;
         }
@@ -389,28 +390,38 @@ fn measure(variant: Variant, settings: &Settings) {
         for &size in &settings.sizes[..settings.sizes.len() - 1] {
             stores.push((size, fill(variant, size, settings.sample, false).await));
         }
+        // Plain axum gets the largest store's cookies, which it ignores, so
+        // its returning rows parse the same bytes and walk the same list.
+        let axum_cookies = grown.cookies.clone();
         stores.push((largest, grown));
         stores.push((
             0,
             Filled {
                 app: common::axum_router(),
                 store: Store::None,
-                cookies: vec![HeaderValue::from_static(DUMMY_COOKIE)],
+                cookies: axum_cookies,
                 latencies: Vec::new(),
             },
         ));
+        // The spread rows of one store start evenly apart in its cookies and
+        // advance at the same pace, so no batch meets the sessions another
+        // row's batch has just brought into the cache.
+        let spread_rows = ROWS.iter().filter(|r| r.2 == Visitors::Spread).count();
         let mut cells = Vec::new();
+        let mut spread_index = 0;
         for (row, path, visitors) in ROWS {
-            for store in 0..stores.len() {
+            for (store, (_, filled)) in stores.iter().enumerate() {
                 cells.push(Cell {
                     row,
                     path,
                     visitors,
                     store,
-                    next_cookie: 0,
-                    requests: 0,
-                    nanos: 0,
+                    next_cookie: filled.cookies.len() * spread_index / spread_rows,
+                    rates: Vec::with_capacity(settings.rounds),
                 });
+            }
+            if visitors == Visitors::Spread {
+                spread_index += 1;
             }
         }
         let mut made = Vec::with_capacity(settings.batch);
@@ -424,12 +435,17 @@ fn measure(variant: Variant, settings: &Settings) {
                 cell.batch(on, *size, settings.batch, &mut made).await;
             }
         }
-        for cell in &cells {
+        for cell in &mut cells {
             let size = stores[cell.store].0;
             let server = if size == 0 { "axum" } else { name };
+            cell.rates.sort_by(f64::total_cmp);
+            let quartile = |q: usize| cell.rates[(cell.rates.len() - 1) * q / 4];
             println!(
-                "cell\t{name}\t{server}\t{}\t{size}\t{}\t{}",
-                cell.row, cell.requests, cell.nanos
+                "cell\t{name}\t{server}\t{}\t{size}\t{:.0}\t{:.0}\t{:.0}",
+                cell.row,
+                quartile(2),
+                quartile(1),
+                quartile(3)
             );
         }
     });
@@ -467,17 +483,19 @@ fn micros(ns: f64) -> String {
 }
 
 fn report(outputs: &[(Variant, String)], settings: &Settings) {
-    // (run, server, row, size) -> req/s
-    let mut rates: BTreeMap<(String, String, String, usize), f64> = BTreeMap::new();
+    // (run, server, row, size) -> (median req/s, half the interquartile
+    // range over the median)
+    let mut rates: BTreeMap<(String, String, String, usize), (f64, f64)> = BTreeMap::new();
     // run -> [(from, to, p50, p99, max, rate, over 1 ms)]
     let mut steps: BTreeMap<String, Vec<[f64; 7]>> = BTreeMap::new();
     for (_, out) in outputs {
         for line in out.lines() {
             let cols: Vec<&str> = line.split('\t').collect();
             match cols.as_slice() {
-                ["cell", run, server, row, size, requests, nanos] => {
-                    let requests: f64 = requests.parse().expect("a number");
-                    let nanos: f64 = nanos.parse().expect("a number");
+                ["cell", run, server, row, size, median, p25, p75] => {
+                    let median: f64 = median.parse().expect("a number");
+                    let p25: f64 = p25.parse().expect("a number");
+                    let p75: f64 = p75.parse().expect("a number");
                     rates.insert(
                         (
                             (*run).to_owned(),
@@ -485,7 +503,7 @@ fn report(outputs: &[(Variant, String)], settings: &Settings) {
                             (*row).to_owned(),
                             size.parse().expect("a number"),
                         ),
-                        requests / (nanos / 1e9),
+                        (median, (p75 - p25) / 2.0 / median),
                     );
                 }
                 ["step", run, rest @ ..] => {
@@ -502,8 +520,9 @@ fn report(outputs: &[(Variant, String)], settings: &Settings) {
     let sizes = &settings.sizes;
     let largest = *sizes.last().expect("a size");
     println!(
-        "In process, one current-thread runtime per server process; {} rounds of {} requests per cell, \
-         the cells of a round back to back; req/s = a cell's requests over its summed batch time.",
+        "In process, one current-thread runtime per server process; {} rounds of one batch of {} requests \
+         per cell, the cells of a round back to back; req/s = the median of a cell's batch rates, \
+         ± half their interquartile range.",
         settings.rounds, settings.batch
     );
     println!();
@@ -528,16 +547,21 @@ fn report(outputs: &[(Variant, String)], settings: &Settings) {
     for (variant, _) in outputs {
         let run = variant.name();
         for (row, _, _) in ROWS {
-            let get = |server: &str, size: usize| {
+            let spread = |server: &str, size: usize| {
                 rates
                     .get(&(run.to_owned(), server.to_owned(), row.to_owned(), size))
                     .copied()
-                    .unwrap_or(f64::NAN)
+                    .unwrap_or((f64::NAN, f64::NAN))
+            };
+            let get = |server: &str, size: usize| spread(server, size).0;
+            let cell = |server: &str, size: usize| {
+                let (median, half_iqr) = spread(server, size);
+                format!("{} ±{:.0}%", thousands(median), half_iqr * 100.0)
             };
             let axum = get("axum", 0);
-            print!("| {run} | {} | {} |", label(row), thousands(axum));
+            print!("| {run} | {} | {} |", label(row), cell("axum", 0));
             for &size in sizes {
-                print!(" {} |", thousands(get(run, size)));
+                print!(" {} |", cell(run, size));
             }
             for &size in &sizes[1..] {
                 print!(" {:.2}x |", get(run, size) / get(run, sizes[0]));
