@@ -2,16 +2,21 @@
 
 use std::fmt;
 
+use aes_gcm::{Aes256Gcm, KeyInit as _};
+use hmac::Hmac;
 use rand::rngs::OsRng;
 use rand::RngCore as _;
+use sha2::Sha256;
 
 /// The shortest secret [`Key::derive_from`] accepts, in bytes.
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// A secret key that signs (HMAC-SHA256) or encrypts (AES-256-GCM) the session
-/// cookie, through the `cookie` crate's signed and private jars.
+/// cookie: 64 bytes, the first 32 to sign and the last 32 to encrypt, as the
+/// `cookie` crate splits them.
 ///
-/// Its `Debug` form prints `REDACTED`.
+/// The keyed HMAC state and the AES key schedule are made once, when the key
+/// is made, not per request. Its `Debug` form prints `REDACTED`.
 ///
 /// ```
 /// use session_runtime::Key;
@@ -27,8 +32,12 @@ pub const MIN_SECRET_LEN: usize = 64;
 /// assert!(a == b);
 /// assert!(Key::derive_from(b"too short").is_err());
 /// ```
-#[derive(Clone, PartialEq)]
-pub struct Key(cookie::Key);
+#[derive(Clone)]
+pub struct Key {
+    bytes: [u8; 64],
+    mac: Hmac<Sha256>,
+    aead: Aes256Gcm,
+}
 
 impl Key {
     /// A random key from the operating system's CSPRNG.
@@ -43,7 +52,7 @@ impl Key {
         OsRng
             .try_fill_bytes(&mut bytes)
             .expect("the OS random number generator failed; cannot make a session key");
-        Self(cookie::Key::from(&bytes))
+        Self::from_bytes(&bytes)
     }
 
     /// A key derived (HKDF-SHA256) from a secret of at least
@@ -53,17 +62,47 @@ impl Key {
         if secret.len() < MIN_SECRET_LEN {
             return Err(KeyError { len: secret.len() });
         }
-        Ok(Self(cookie::Key::derive_from(secret)))
+        let derived = cookie::Key::derive_from(secret);
+        let mut bytes = [0u8; 64];
+        bytes.copy_from_slice(derived.master());
+        Ok(Self::from_bytes(&bytes))
     }
 
     /// A key from 64 bytes of key material used as they are (32 to sign, 32 to
     /// encrypt).
+    #[allow(clippy::expect_used)] // HMAC takes a key of any length: never fails
     pub fn from_bytes(bytes: &[u8; 64]) -> Self {
-        Self(cookie::Key::from(bytes))
+        let (signing, encryption) = bytes.split_at(32);
+        Self {
+            bytes: *bytes,
+            mac: <Hmac<Sha256> as hmac::Mac>::new_from_slice(signing)
+                .expect("HMAC takes any key length"),
+            aead: Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(encryption)),
+        }
     }
 
-    pub(crate) fn inner(&self) -> &cookie::Key {
-        &self.0
+    /// The keyed HMAC-SHA256 state, to clone per use.
+    pub(crate) fn mac(&self) -> &Hmac<Sha256> {
+        &self.mac
+    }
+
+    /// The AES-256-GCM cipher with its key schedule.
+    pub(crate) fn aead(&self) -> &Aes256Gcm {
+        &self.aead
+    }
+
+    /// The same key as the `cookie` crate holds it, for tests that check
+    /// that cookies of the `cookie` crate's format still verify.
+    #[cfg(test)]
+    pub(crate) fn cookie_key(&self) -> cookie::Key {
+        cookie::Key::from(&self.bytes)
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.bytes.ct_eq(&other.bytes).into()
     }
 }
 

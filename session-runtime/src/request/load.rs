@@ -56,7 +56,11 @@ impl RequestSession {
 
     async fn load(&self, incoming: Incoming) -> Result<(), SessionUnavailable> {
         let cookie_present = incoming.present;
-        let id = incoming.value.as_deref().and_then(SessionId::parse);
+        let id = incoming
+            .value
+            .as_ref()
+            .and_then(crate::cookie::Opened::as_str)
+            .and_then(SessionId::parse);
         let loaded = match id {
             None => None,
             Some(id) => {
