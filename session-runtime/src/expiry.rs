@@ -131,8 +131,43 @@ impl Expiry {
     }
 }
 
-pub(crate) fn to_time(d: StdDuration) -> Duration {
-    Duration::try_from(d).unwrap_or(Duration::MAX)
+/// A length of time the layer's builder takes: a `std::time::Duration` or a
+/// `time::Duration` (the `time` crate is re-exported as `session_kit::time`,
+/// the crate of [`SessionHandle::expires_at`](crate::SessionHandle::expires_at)'s
+/// instant), so either vocabulary works.
+///
+/// ```
+/// use session_kit::{time, Key, MemoryStore, SessionLayer};
+///
+/// let a = SessionLayer::builder(MemoryStore::new(), Key::generate())
+///     .inactivity_timeout(std::time::Duration::from_secs(30 * 60))
+///     .build();
+/// let b = SessionLayer::builder(MemoryStore::new(), Key::generate())
+///     .inactivity_timeout(time::Duration::minutes(30))
+///     .build();
+/// assert!(a.is_ok() && b.is_ok());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a length of time the session layer takes",
+    label = "expected a duration",
+    note = "pass a `std::time::Duration` or a `time::Duration` (re-exported as `session_kit::time::Duration`)"
+)]
+pub trait IntoDuration {
+    /// The length of time, as `time` counts it; a negative one is refused by
+    /// `build()`.
+    fn into_duration(self) -> Duration;
+}
+
+impl IntoDuration for StdDuration {
+    fn into_duration(self) -> Duration {
+        Duration::try_from(self).unwrap_or(Duration::MAX)
+    }
+}
+
+impl IntoDuration for Duration {
+    fn into_duration(self) -> Duration {
+        self
+    }
 }
 
 #[cfg(test)]
