@@ -57,9 +57,9 @@ fn session_layer_new_panics_at_the_callers_line() {
             *seen.lock().unwrap() = Some((at.file().to_owned(), at.line()));
         }
     }));
-    let line = line!() + 1;
-    let result =
-        std::panic::catch_unwind(|| SessionLayer::new(MemoryStore::new(), Key::generate()));
+    let new = || SessionLayer::new(MemoryStore::new(), Key::generate());
+    let line = line!() - 1;
+    let result = std::panic::catch_unwind(new);
     std::panic::set_hook(previous);
     assert!(result.is_err(), "the clash panics");
     let (file, at) = location.lock().unwrap().clone().expect("a panic location");

@@ -356,7 +356,12 @@ impl SessionLayerBuilder {
     /// off: both headers are ignored, since any client can send them).
     ///
     /// Turn it on only when every request comes through a proxy that sets
-    /// (or overwrites) one of these headers. With it on and a `Secure`
+    /// (or overwrites, or appends to) one of these headers. The value read
+    /// is the last one, which the proxy nearest to the app wrote: a value a
+    /// client sent ahead of it is never believed. Behind several proxies,
+    /// the one nearest to the app must write the scheme the client used (as
+    /// nginx's `proxy_set_header X-Forwarded-Proto $scheme;` does, once
+    /// every proxy in front passes it on). With it on and a `Secure`
     /// cookie:
     ///
     /// - a request the proxy says came over `https` is secure: it gets the
