@@ -20,16 +20,27 @@ pub const COOKIE_NAME: &str = "sid";
 /// The session ID that [`SIGNED_VALUE`] and [`PRIVATE_VALUE`] carry.
 pub const FIXED_ID: &str = "fuzzFUZZfuzzFUZZfuzzFUZZfuzz-_09";
 
-/// A signed cookie value for [`FIXED_ID`] under the current fuzzing key. In a
-/// fuzz input, the two bytes `\x01S` stand for it.
+/// A signed cookie value for [`FIXED_ID`] under the current fuzzing key, in
+/// the current format. In a fuzz input, the two bytes `\x01S` stand for it.
 pub const SIGNED_VALUE: &str =
+    "fuzzFUZZfuzzFUZZfuzzFUZZfuzz-_09.9JdrOkt6Cs62pz0vY-dDpHQCse_YnyihSSI5bZQI5Fc";
+
+/// A signed cookie value for [`FIXED_ID`] under the current fuzzing key, in
+/// the `cookie` crate's older format, which still verifies. In a fuzz input,
+/// the two bytes `\x01L` stand for it.
+pub const LEGACY_SIGNED_VALUE: &str =
     "wZlDUOrBTTTfg7FwxEEBFOvic5bjLW7TRcNPZcAAM+g=fuzzFUZZfuzzFUZZfuzzFUZZfuzz-_09";
 
 /// An encrypted cookie value for [`FIXED_ID`] under the older fuzzing key, so
-/// it takes the key-rotation path. In a fuzz input, the two bytes `\x01P`
-/// stand for it.
+/// it takes the key-rotation path, in the `cookie` crate's older format. In a
+/// fuzz input, the two bytes `\x01P` stand for it.
 pub const PRIVATE_VALUE: &str =
     "A2wuWgvdaNwmeyOD7i0beJzTrw+a+p1L9O43sbKM4NGk8rfYYGMatyrXsvxjMQWrLyecjRd5V/oHUhLi";
+
+/// An encrypted cookie value for [`FIXED_ID`] under the older fuzzing key, in
+/// the current format. In a fuzz input, the two bytes `\x01Q` stand for it.
+pub const PRIVATE_VALUE_V2: &str =
+    "Qt6XdsbIxHgH5V9W.7g6l3rseUTnd0L_u8vzZZPE8ikRBf7I1Vbr2GhNbHq07hh6ChWLMbRVXBZ1MhY_e";
 
 /// The byte that starts a placeholder in a fuzz input. A control byte is
 /// never valid in a header, so no real header can contain a placeholder.
@@ -61,8 +72,9 @@ pub fn read_cookie(headers: &[&[u8]]) -> bool {
         .any(|security| codec(security).read(&map).value.is_some())
 }
 
-/// Reads a fuzz input as `Cookie` headers: one per line (`\n`), with `\x01S`
-/// and `\x01P` replaced by [`SIGNED_VALUE`] and [`PRIVATE_VALUE`], so the
+/// Reads a fuzz input as `Cookie` headers: one per line (`\n`), with `\x01S`,
+/// `\x01L`, `\x01P` and `\x01Q` replaced by [`SIGNED_VALUE`],
+/// [`LEGACY_SIGNED_VALUE`], [`PRIVATE_VALUE`] and [`PRIVATE_VALUE_V2`], so the
 /// fuzzer can place valid cookies among its bytes. Says whether a session was
 /// found, which without a placeholder would be a forgery.
 pub fn read_fuzz_input(data: &[u8]) -> bool {
@@ -82,6 +94,8 @@ fn expand(data: &[u8]) -> Vec<u8> {
         match bytes.next() {
             Some(b'S') => out.extend_from_slice(SIGNED_VALUE.as_bytes()),
             Some(b'P') => out.extend_from_slice(PRIVATE_VALUE.as_bytes()),
+            Some(b'L') => out.extend_from_slice(LEGACY_SIGNED_VALUE.as_bytes()),
+            Some(b'Q') => out.extend_from_slice(PRIVATE_VALUE_V2.as_bytes()),
             Some(other) => out.extend_from_slice(&[MARK, other]),
             None => out.push(MARK),
         }

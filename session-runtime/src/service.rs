@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
 use http::Request;
+use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Instrument as _;
 
@@ -54,7 +55,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -68,47 +69,93 @@ where
         let session = Arc::new(RequestSession::new(self.shared.clone()));
         req.extensions_mut()
             .insert(SessionExtension(session.clone()));
-        let span = tracing::debug_span!("session");
-        let future = async move {
-            let mut res = inner.call(req).await?;
-            if !session.was_used() {
-                return Ok(res);
-            }
-            let status = res.status();
-            match session.finish(status, res.headers_mut()).await {
-                Ok(()) => Ok(res),
-                Err(err) => {
-                    tracing::error!(
-                        error = %err,
-                        source = ?std::error::Error::source(&err),
-                        "the session could not be saved; answering 500"
-                    );
-                    Ok(err.into_response())
-                }
-            }
-        };
         ResponseFuture {
-            inner: Box::pin(future.instrument(span)),
+            state: State::Inner {
+                future: inner.call(req),
+                session: Some(session),
+            },
         }
     }
 }
 
-/// The future a [`SessionService`] returns: the inner service's response,
-/// once the session's changes are written back.
-#[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture<E> {
-    inner: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>,
-}
-
-impl<E> Future for ResponseFuture<E> {
-    type Output = Result<Response, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+/// Writes the session back once the inner service has answered; a failed
+/// save becomes the typed 500.
+async fn save(session: Arc<RequestSession>, mut res: Response) -> Response {
+    let status = res.status();
+    match session.finish(status, res.headers_mut()).await {
+        Ok(()) => res,
+        Err(err) => {
+            tracing::error!(
+                error = %err,
+                source = ?std::error::Error::source(&err),
+                "the session could not be saved; answering 500"
+            );
+            err.into_response()
+        }
     }
 }
 
-impl<E> fmt::Debug for ResponseFuture<E> {
+type Saving = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+pin_project! {
+    /// The future a [`SessionService`] returns: the inner service's response,
+    /// once the session's changes are written back.
+    ///
+    /// A request whose handler used no session costs no allocation here; one
+    /// that did boxes only the save.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Inner {
+            #[pin]
+            future: F,
+            session: Option<Arc<RequestSession>>,
+        },
+        Saving {
+            future: Saving,
+        },
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Inner { future, session } => {
+                    let res = match future.poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                        Poll::Ready(Ok(res)) => res,
+                    };
+                    let Some(session) = session.take().filter(|s| s.was_used()) else {
+                        return Poll::Ready(Ok(res));
+                    };
+                    let span = tracing::debug_span!("session");
+                    let saving: Saving = Box::pin(save(session, res).instrument(span));
+                    state.set(State::Saving { future: saving });
+                }
+                StateProj::Saving { future } => {
+                    return future.as_mut().poll(cx).map(Ok);
+                }
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

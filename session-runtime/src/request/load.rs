@@ -55,8 +55,12 @@ impl RequestSession {
     }
 
     async fn load(&self, incoming: Incoming) -> Result<(), SessionUnavailable> {
-        let cookie_present = incoming.present;
-        let id = incoming.value.as_deref().and_then(SessionId::parse);
+        let cookie_seen = incoming.seen;
+        let id = incoming
+            .value
+            .as_ref()
+            .and_then(crate::cookie::Opened::as_str)
+            .and_then(SessionId::parse);
         let loaded = match id {
             None => None,
             Some(id) => {
@@ -89,7 +93,7 @@ impl RequestSession {
             }
         };
         let mut state = self.state();
-        state.cookie_present = cookie_present;
+        state.cookie_seen = cookie_seen;
         if let Some((loaded, record, created)) = loaded {
             tracing::trace!(key = ?loaded.key, "session loaded");
             state.loaded = Some(loaded);
