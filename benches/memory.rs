@@ -151,7 +151,7 @@ fn by_requests(rt: &tokio::runtime::Runtime, app: &Router) {
 }
 
 fn session_kit_requests(rt: &tokio::runtime::Runtime) -> Measure {
-    let store = session_kit::MemoryStore::new();
+    let store = session_kit::MemoryStore::unbounded();
     let app = common::session_kit_router_on(store.clone());
     let (measure, kept) = Measure::around(|| {
         by_requests(rt, &app);

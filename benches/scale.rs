@@ -153,7 +153,10 @@ impl Store {
         match variant {
             Variant::Axum => (common::axum_router(), Store::None),
             Variant::SessionKit => {
-                let store = session_kit::MemoryStore::new();
+                // Unbounded, as tower-sessions' is: `MemoryStore::new` holds a
+                // million at most, a cap kept per shard, so it would start
+                // evicting before the largest size is reached.
+                let store = session_kit::MemoryStore::unbounded();
                 (
                     common::session_kit_router_on(store.clone()),
                     Store::Kit(store),
@@ -183,18 +186,29 @@ impl Store {
         match self {
             Store::None => {}
             Store::Kit(store) => {
-                // A signed cookie's value is the HMAC's base64 followed by
-                // the 32-character ID.
-                let id = value
-                    .len()
-                    .checked_sub(32)
-                    .and_then(|at| value.get(at..))
-                    .and_then(session_kit::SessionId::parse)
-                    .expect("a session-kit cookie ends in the session ID");
-                let key = id.key();
+                // A signed cookie's value holds the 32-character ID: before
+                // the last `.` in the current format, after the MAC in the
+                // `cookie` crate's. The key that the store holds is the one.
+                let candidates = [
+                    value.rsplit_once('.').map(|(id, _)| id),
+                    value.len().checked_sub(32).and_then(|at| value.get(at..)),
+                ];
+                let mut key = None;
+                for id in candidates
+                    .into_iter()
+                    .flatten()
+                    .filter_map(session_kit::SessionId::parse)
+                {
+                    let candidate = id.key();
+                    if store.load(&candidate).await.expect("loaded").is_some() {
+                        key = Some(candidate);
+                        break;
+                    }
+                }
+                let key = key.expect("the cookie names a stored session");
                 let before = store.len();
                 store.delete(&key).await.expect("deleted");
-                assert_eq!(store.len() + 1, before, "the cookie named a stored session");
+                assert_eq!(store.len() + 1, before, "the session was deleted");
             }
             Store::Tower(store) => {
                 use tower_sessions::SessionStore as _;

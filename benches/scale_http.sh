@@ -7,7 +7,8 @@
 #   benches/scale_http.sh                              # 8 s per cell
 #   DURATION=8 SIZES="1000 100000 1000000" benches/scale_http.sh
 #
-# Each (server, size) is a fresh server process (benches/server.rs) that
+# Each (server, size) is a fresh server process (benches/server.rs) with an
+# unbounded store (session-kit's default one holds a million at most), that
 # makes SIZE sessions by in-process new-visitor requests before it listens,
 # and writes the cookies of up to 100,000 of them. Against it, in this order
 # (the new visitors last, since they add sessions), each 2 s of warm-up then
@@ -71,7 +72,7 @@ for server in session-kit tower-sessions; do
     for size in $SIZES; do
         cookies=$WORK/$server.$size.cookies
         echo "$server: making $size sessions" >&2
-        start_server "$server" --prefill "$size" --cookies "$cookies"
+        start_server "$server" --unbounded --prefill "$size" --cookies "$cookies"
         [ -s "$cookies" ] || { echo "$server wrote no cookies" >&2; exit 1; }
         for row in "${ROWS[@]}"; do
             run_row "$server" "$size" "$row" "$cookies"

@@ -7,6 +7,8 @@
 //! cargo bench --bench server -- session-kit 3901 --prefill 1000000 --cookies /tmp/cookies
 //! ```
 //!
+//! `--unbounded` gives session-kit an unbounded `MemoryStore` (the default
+//! one holds a million sessions at most) like tower-sessions' store.
 //! `--prefill N` makes N sessions before it listens, by N new-visitor
 //! requests sent in process (`oneshot`) to the router it then serves, and
 //! `--cookies FILE` writes the `Cookie` header value of up to 100,000 of them,
@@ -87,6 +89,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let cookies_file = flag_value(&args, "--cookies").cloned();
+    let unbounded = args.iter().any(|a| a == "--unbounded");
     // The positional arguments: those neither a flag nor a flag's value.
     let is_value = |i: usize| i > 0 && matches!(args[i - 1].as_str(), "--prefill" | "--cookies");
     let mut rest = args
@@ -98,7 +101,7 @@ fn main() -> std::process::ExitCode {
     let port = rest.next().and_then(|p| p.parse::<u16>().ok());
     let (Some(variant), Some(port)) = (variant, port) else {
         eprintln!(
-            "usage: server (axum|session-kit|tower-sessions) PORT [--prefill N] [--cookies FILE] --bench"
+            "usage: server (axum|session-kit|tower-sessions) PORT [--unbounded] [--prefill N] [--cookies FILE] --bench"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -107,7 +110,12 @@ fn main() -> std::process::ExitCode {
         .build()
         .expect("a tokio runtime");
     rt.block_on(async move {
-        let app = variant.router();
+        let app = match variant {
+            Variant::SessionKit if unbounded => {
+                common::session_kit_router_on(session_kit::MemoryStore::unbounded())
+            }
+            _ => variant.router(),
+        };
         if prefill_n > 0 {
             let started = std::time::Instant::now();
             let cookies = prefill(&app, prefill_n).await;
