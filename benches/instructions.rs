@@ -26,18 +26,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::COOKIE;
 use axum::http::{HeaderValue, Request, Uri};
 use axum::Router;
 use tokio::runtime::Runtime;
 use tower::ServiceExt as _;
 
-use common::{cookie_of, count_in, Variant};
-
-/// A cookie of the size of session-kit's signed one, for plain axum's
-/// returning rows, so every server parses the same request.
-const DUMMY_COOKIE: &str =
-    "sid=wz2q0T1Tv8uA5Pq0fWk3nJm6hR7cYb2xLd9eVg4sKa0=AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+use common::{cookie_of, count_in, send, Variant, DUMMY_COOKIE};
 
 /// What one measured request is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,27 +92,6 @@ impl Row {
     }
 }
 
-/// One request as the measured loop sends it: the body read to the end.
-/// Returns whether the answer set a cookie.
-async fn send(app: &Router, uri: &Uri, cookie: Option<&HeaderValue>) -> bool {
-    let mut req = Request::new(Body::empty());
-    *req.uri_mut() = uri.clone();
-    if let Some(cookie) = cookie {
-        req.headers_mut().insert(COOKIE, cookie.clone());
-    }
-    let res = match app.clone().oneshot(req).await {
-        Ok(res) => res,
-        Err(never) => match never {},
-    };
-    assert!(res.status().is_success(), "{uri}: {}", res.status());
-    let set = res.headers().contains_key(SET_COOKIE);
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .expect("a full body");
-    std::hint::black_box(body);
-    set
-}
-
 /// `n` requests, one after the other, on the one runtime. Returns how many
 /// answers set a cookie.
 fn run_requests(
@@ -130,7 +104,7 @@ fn run_requests(
     rt.block_on(async {
         let mut set = 0;
         for _ in 0..n {
-            set += u64::from(send(app, uri, cookie).await);
+            set += u64::from(send(app, uri, cookie).await.is_some());
         }
         set
     })

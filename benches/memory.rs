@@ -21,10 +21,8 @@ mod common;
 use std::alloc::System;
 use std::process::Command;
 
-use axum::body::Body;
-use axum::http::Request;
+use axum::http::Uri;
 use axum::Router;
-use tower::ServiceExt as _;
 
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 use time::{Duration, OffsetDateTime};
@@ -130,22 +128,11 @@ fn tower_sessions(rt: &tokio::runtime::Runtime) -> Measure {
 /// `GET /` without a cookie (the counter's first visit), the response read
 /// to the end and dropped.
 fn by_requests(rt: &tokio::runtime::Runtime, app: &Router) {
+    let uri = Uri::from_static("/");
     rt.block_on(async {
         for _ in 0..SESSIONS {
-            let req = Request::builder()
-                .uri("/")
-                .body(Body::empty())
-                .expect("a valid request");
-            let res = match app.clone().oneshot(req).await {
-                Ok(res) => res,
-                Err(never) => match never {},
-            };
-            assert!(res.status().is_success(), "GET /: {}", res.status());
-            assert!(res.headers().contains_key(axum::http::header::SET_COOKIE));
-            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-                .await
-                .expect("a full body");
-            drop(body);
+            let set = common::send(app, &uri, None).await;
+            assert!(set.is_some(), "a new visitor gets a cookie");
         }
     });
 }

@@ -37,14 +37,11 @@ use std::process::{Command, ExitCode};
 use std::str::FromStr;
 use std::time::Instant;
 
-use axum::body::Body;
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderValue, Request, Uri};
+use axum::http::{HeaderValue, Uri};
 use axum::Router;
 use session_kit::store::SessionStore as _;
-use tower::ServiceExt as _;
 
-use common::Variant;
+use common::{send, Variant};
 
 /// Who sends a row's requests.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -176,10 +173,7 @@ impl Store {
     /// own API. Panics if the store did not hold it, so a cookie format this
     /// bench no longer reads cannot pass unnoticed.
     async fn delete(&self, set_cookie: &HeaderValue) {
-        let text = set_cookie.to_str().expect("an ASCII cookie");
-        let value = text
-            .split(';')
-            .next()
+        let value = common::cookie_pair(set_cookie)
             .and_then(|pair| pair.split_once('='))
             .map(|(_, value)| value.trim())
             .expect("a name=value cookie");
@@ -222,50 +216,9 @@ impl Store {
     }
 }
 
-/// A small deterministic generator, for shuffling the cookies.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
-/// One request; the response's `Set-Cookie`, taken out of it, and the body
-/// read to the end.
-async fn send(app: &Router, uri: &Uri, cookie: Option<&HeaderValue>) -> Option<HeaderValue> {
-    let mut req = Request::new(Body::empty());
-    *req.uri_mut() = uri.clone();
-    if let Some(cookie) = cookie {
-        req.headers_mut().insert(COOKIE, cookie.clone());
-    }
-    let mut res = match app.clone().oneshot(req).await {
-        Ok(res) => res,
-        Err(never) => match never {},
-    };
-    assert!(res.status().is_success(), "{uri}: {}", res.status());
-    let set = res.headers_mut().remove(SET_COOKIE);
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .expect("a full body");
-    std::hint::black_box(body);
-    set
-}
-
 /// The `name=value` part of a `Set-Cookie`, as a `Cookie` header value.
 fn as_cookie(set: &HeaderValue) -> HeaderValue {
-    let text = set.to_str().expect("an ASCII cookie");
-    let pair = text.split(';').next().unwrap_or(text).trim();
+    let pair = common::cookie_pair(set).expect("an ASCII cookie");
     HeaderValue::from_str(pair).expect("a cookie is a header value")
 }
 
@@ -299,7 +252,7 @@ async fn fill(variant: Variant, size: usize, sample: usize, timed: bool) -> Fill
     if let Store::Kit(store) = &store {
         assert_eq!(store.len(), size, "every new visitor made one session");
     }
-    XorShift(0x9E37_79B9_7F4A_7C15 ^ size as u64).shuffle(&mut cookies);
+    common::shuffle(&mut cookies, 0x9E37_79B9_7F4A_7C15 ^ size as u64);
     Filled {
         app,
         store,

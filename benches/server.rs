@@ -21,12 +21,10 @@ mod common;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use axum::body::Body;
-use axum::http::Request;
+use axum::http::Uri;
 use axum::Router;
-use tower::ServiceExt as _;
 
-use common::{cookie_of, Variant};
+use common::Variant;
 
 /// How many cookies `--cookies` writes at most.
 const COOKIE_SAMPLE: usize = 100_000;
@@ -34,37 +32,20 @@ const COOKIE_SAMPLE: usize = 100_000;
 /// `n` new visitors through the router, in process; returns the cookies of
 /// up to `COOKIE_SAMPLE` of them, spread over the fill, in shuffled order.
 async fn prefill(app: &Router, n: usize) -> Vec<String> {
+    let uri = Uri::from_static("/");
     let stride = n.div_ceil(COOKIE_SAMPLE).max(1);
     let mut cookies = Vec::with_capacity(n / stride + 1);
     for i in 0..n {
-        let req = Request::builder()
-            .uri("/")
-            .body(Body::empty())
-            .expect("a valid request");
-        let res = match app.clone().oneshot(req).await {
-            Ok(res) => res,
-            Err(never) => match never {},
-        };
-        assert!(res.status().is_success(), "GET /: {}", res.status());
+        let set = common::send(app, &uri, None).await;
         if i % stride == 0 {
-            if let Some(cookie) = cookie_of(res.headers()) {
-                cookies.push(cookie);
+            if let Some(pair) = set.as_ref().and_then(common::cookie_pair) {
+                cookies.push(pair.to_owned());
             }
         }
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .expect("a full body");
-        drop(body);
     }
-    // A fixed shuffle (xorshift, Fisher-Yates), so consecutive requests do
-    // not walk the sessions in the order they were made.
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    for i in (1..cookies.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        cookies.swap(i, (state % (i as u64 + 1)) as usize);
-    }
+    // So consecutive requests do not walk the sessions in the order they
+    // were made.
+    common::shuffle(&mut cookies, 0x9E37_79B9_7F4A_7C15);
     cookies
 }
 

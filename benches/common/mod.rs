@@ -7,8 +7,12 @@
 // Each bench target uses a part of this module; the rest is not dead code.
 #![allow(dead_code)]
 
+use axum::body::Body;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderValue, Request, Uri};
 use axum::{routing::get, Router};
 use session_kit::{Key, MemoryStore, Session, SessionLayer};
+use tower::ServiceExt as _;
 
 /// The visits counter, as in `examples/visits.rs`: a store-side increment.
 #[derive(Session, Default, Debug)]
@@ -227,10 +231,57 @@ pub(crate) fn tower_sessions_router_on(store: tower_sessions::MemoryStore) -> Ro
         .layer(layer)
 }
 
+/// A cookie of the length of session-kit's signed one, for plain axum's
+/// returning rows, so every server is sent the same request.
+pub(crate) const DUMMY_COOKIE: &str =
+    "sid=wz2q0T1Tv8uA5Pq0fWk3nJm6hR7cYb2xLd9eVg4sKa0=AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+
+/// The `name=value` part of a `Set-Cookie` value.
+pub(crate) fn cookie_pair(set_cookie: &HeaderValue) -> Option<&str> {
+    Some(set_cookie.to_str().ok()?.split(';').next()?.trim())
+}
+
 /// The `name=value` part of a response's `Set-Cookie`, if any.
 pub(crate) fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
-    let value = headers.get(axum::http::header::SET_COOKIE)?.to_str().ok()?;
-    Some(value.split(';').next()?.trim().to_owned())
+    cookie_pair(headers.get(SET_COOKIE)?).map(str::to_owned)
+}
+
+/// One `GET` through the router, in process (`oneshot`), with the cookie if
+/// given; the body is read to the end and dropped. Returns the response's
+/// `Set-Cookie`, taken out of it. Panics on an answer that is not a success.
+pub(crate) async fn send(
+    app: &Router,
+    uri: &Uri,
+    cookie: Option<&HeaderValue>,
+) -> Option<HeaderValue> {
+    let mut req = Request::new(Body::empty());
+    *req.uri_mut() = uri.clone();
+    if let Some(cookie) = cookie {
+        req.headers_mut().insert(COOKIE, cookie.clone());
+    }
+    let mut res = match app.clone().oneshot(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    };
+    assert!(res.status().is_success(), "{uri}: {}", res.status());
+    let set = res.headers_mut().remove(SET_COOKIE);
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("a full body");
+    std::hint::black_box(body);
+    set
+}
+
+/// Shuffles in place with a fixed xorshift generator (Fisher-Yates), so a
+/// run is the same from one time to the next.
+pub(crate) fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        items.swap(i, (state % (i as u64 + 1)) as usize);
+    }
 }
 
 /// The count in a counter answer.
