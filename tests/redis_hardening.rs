@@ -294,6 +294,14 @@ fn counter_app(store: RedisStore) -> Router {
             .get(|v: Session<Visits>| async move { v.n.to_string() }),
         )
         .route(
+            "/login",
+            post(|handle: SessionHandle, mut v: Session<Visits>| async move {
+                v.n += 1;
+                handle.regenerate();
+                v.n.to_string()
+            }),
+        )
+        .route(
             "/logout",
             post(|handle: SessionHandle| async move {
                 handle.destroy();
@@ -371,17 +379,31 @@ async fn under_noeviction_writes_answer_500_and_established_sessions_still_load(
     let (status, _) = newcomer.post(&app.url("/count"), &[]).await;
     assert_eq!(status, 500);
     assert_eq!(newcomer.cookies_for(&app.url("/")), None);
-    // One that only reads is served.
+    // One that only reads is served; a login that would create a session
+    // cannot.
     assert_eq!(
         newcomer.get(&app.url("/count")).await,
         (200, "0".to_owned())
     );
+    let (status, _) = newcomer.post(&app.url("/login"), &[]).await;
+    assert_eq!(status, 500);
     // An established session still loads, but cannot change.
     let (status, _) = established.post(&app.url("/count"), &[]).await;
     assert_eq!(status, 500);
     assert_eq!(
         established.get(&app.url("/count")).await,
         (200, "1".to_owned())
+    );
+    // On one server, a login from a stored session still goes through: the
+    // move is a `RENAME`, which Redis allows past the limit, and a script
+    // that has written may finish.
+    assert_eq!(
+        established.post(&app.url("/login"), &[]).await,
+        (200, "2".to_owned())
+    );
+    assert_eq!(
+        established.get(&app.url("/count")).await,
+        (200, "2".to_owned())
     );
     // Logging out (a `DEL`) still works.
     assert_eq!(

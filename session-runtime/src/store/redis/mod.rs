@@ -65,7 +65,11 @@
 //!   ([`SaveError::Store`](crate::SaveError::Store)) and nothing is stored.
 //!   Established sessions still load (a load only reads) and read-only
 //!   requests still answer `200`; a logout (`DEL`) still works. Nobody is
-//!   logged out, but nobody can log in (a login writes) until memory frees.
+//!   logged out, but a visitor without a stored session cannot log in (that
+//!   creates one) until memory frees. (On one server, a login from a stored
+//!   session still goes through: its move is a `RENAME`, which Redis allows
+//!   past the limit, and a script that has written may finish. On a
+//!   Cluster, where that move creates a key, it fails too.)
 //! - **`volatile-lru`** / **`allkeys-lru`**: Redis evicts the keys used
 //!   least recently (an approximation over a sample). A flood session is
 //!   used once, so it ages quickly; but a real user idle since before the
