@@ -26,6 +26,12 @@ async fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRe
 /// The extractor of a `#[derive(Session)]` struct: derefs to it, for reading
 /// and writing.
 ///
+/// `Session<T>` is the data only. For the session's ID, its expiry, login
+/// ([`SessionHandle::regenerate`], [`SessionHandle::start_fresh`]) and logout
+/// ([`SessionHandle::destroy`]), take a [`SessionHandle`] beside it: calling
+/// `regenerate()` on a `Session<T>` does not compile, and the method is on the
+/// handle.
+///
 /// The session is loaded once per request however many `Session<_>` a handler
 /// takes. When the `Session<T>` is dropped (at the end of the handler) the
 /// fields that changed are recorded, and after the response is made they

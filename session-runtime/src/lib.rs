@@ -36,6 +36,7 @@ pub use self::error::{
     ConfigError, IdGenerationError, MissingSessionLayer, SaveError, SessionAlreadyExtracted,
     SessionRejection, SessionUnavailable, StoreConfigError, StoreError, StoreErrorKind,
 };
+pub use self::expiry::IntoDuration;
 pub use self::extract::{Session, SessionHandle};
 pub use self::id::{SessionId, SessionKey};
 pub use self::key::{Key, KeyError, MIN_SECRET_LEN};
@@ -48,6 +49,10 @@ pub use self::store::SessionStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::store::{RedisStore, RedisStoreBuilder};
 pub use ::cookie::SameSite;
+/// The `time` crate, whose `OffsetDateTime` [`SessionHandle::expires_at`]
+/// returns and whose `Duration` the layer's builder takes beside
+/// `std::time::Duration`.
+pub use ::time;
 
 /// What `#[derive(Session)]` expands to refers to; not a public API.
 #[doc(hidden)]
