@@ -46,7 +46,12 @@
 //!    have defaults built on those (the default regenerate is three steps,
 //!    not one transaction: override it where the back end can do better).
 //! 2. Optionally [`SweepExpired`], for a back end that does not drop expired
-//!    sessions by itself.
+//!    sessions by itself; optionally the per-user index,
+//!    [`user_sessions`](SessionStore::user_sessions) and
+//!    [`delete_user_sessions`](SessionStore::delete_user_sessions), whose
+//!    defaults answer [`StoreErrorKind::Unsupported`]: today only
+//!    `MemoryStore` has it (the Redis store answers `Unsupported` for now),
+//!    checked by `user_index_conformance_tests!`.
 //! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
 //!    the driver's error as source; configuration mistakes as
 //!    [`StoreConfigError`], when the store is built.
