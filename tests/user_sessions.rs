@@ -111,6 +111,19 @@ async fn auth_age(handle: SessionHandle) -> String {
     })
 }
 
+/// The test's own login that keeps nothing from before: `start_fresh`, then
+/// the bind, after `?delay_ms=`.
+async fn login_fresh(
+    handle: SessionHandle,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> &'static str {
+    let ms = q.get("delay_ms").and_then(|v| v.parse().ok()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    handle.start_fresh();
+    handle.bind_user("ada", false);
+    "Logged in afresh"
+}
+
 struct Shop {
     server: Server,
     users: UserSessions,
@@ -149,7 +162,10 @@ async fn shop_with(
         .build()
         .expect("a valid configuration");
     let users = layer.users();
-    let app = shop::app().route("/auth-age", get(auth_age)).layer(layer);
+    let app = shop::app()
+        .route("/auth-age", get(auth_age))
+        .route("/login-fresh", axum::routing::post(login_fresh))
+        .layer(layer);
     Shop {
         server: Server::start(app).await,
         users,
@@ -489,6 +505,27 @@ async fn a_slow_request_on_a_revoked_session_neither_revives_it_nor_re_indexes_i
     );
     assert_eq!(phone.get(&shop.url("/me")).await.0, 401);
     assert_eq!(phone.get(&shop.url("/cart")).await.1, "[]");
+}
+
+#[tokio::test]
+async fn a_slow_fresh_start_login_on_a_revoked_session_brings_none_back() {
+    let shop = shop().await;
+    let phone = shop.logged_in("ada").await;
+    assert_eq!(
+        phone.post(&shop.url("/login-fresh"), &[]).await,
+        (200, "Logged in afresh".to_owned())
+    );
+    assert_eq!(shop.users.list("ada").await.expect("listed").len(), 1);
+    let slow = {
+        let phone = phone.clone();
+        let url = shop.url("/login-fresh?delay_ms=300");
+        tokio::spawn(async move { phone.post(&url, &[]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(shop.users.revoke_all("ada").await.expect("revoked"), 1);
+    slow.await.expect("the slow login");
+    assert!(shop.users.list("ada").await.expect("listed").is_empty());
+    assert_eq!(phone.get(&shop.url("/me")).await.0, 401);
 }
 
 #[tokio::test]

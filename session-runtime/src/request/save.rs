@@ -248,6 +248,17 @@ impl RequestSession {
         now: OffsetDateTime,
     ) -> Result<CookieAction, SaveError> {
         if let Some(loaded) = &ending.loaded {
+            // A session of a user that was revoked while this request ran
+            // stays ended, as in a regeneration. (One read, for bound
+            // sessions only; a revocation that lands between it and the
+            // delete below is not seen.)
+            if loaded.bound && self.shared.store.load(&loaded.key).await?.is_none() {
+                tracing::debug!(
+                    key = ?loaded.key,
+                    "the session of a user ended while this request ran; it stays ended"
+                );
+                return Ok(CookieAction::Remove);
+            }
             self.shared.store.delete(&loaded.key).await?;
             tracing::debug!(key = ?loaded.key, "session ended for a fresh start");
         }
