@@ -309,9 +309,9 @@ impl SessionLayerBuilder {
     /// use session_kit::{Key, MemoryStore, SessionLayer};
     ///
     /// // Every session's cookie outlives the browser, for up to two weeks
-    /// // without a request. (A per-login choice between a browser-session
-    /// // cookie and a persistent one is not offered yet: this is for every
-    /// // session of the layer.)
+    /// // without a request. (For a per-login choice between a browser-session
+    /// // cookie and a persistent one, leave this off and bind the user with
+    /// // `SessionHandle::bind_user(user, remember)`.)
     /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
     ///     .inactivity_timeout(Duration::from_secs(14 * 24 * 60 * 60))
     ///     .persistent_cookie(true)
