@@ -63,7 +63,6 @@ fn an_unknown_store_exits_non_zero_with_a_clear_message() {
 #[test]
 fn a_store_not_built_yet_exits_non_zero_and_says_so() {
     for store in [
-        "cookie",
         "postgres://localhost/test",
         "mysql://root@localhost/test",
         "sqlite://sessions.db",

@@ -12,7 +12,7 @@ use crate::expiry::{to_time, Expiry, MAX_COOKIE_AGE};
 use crate::key::Key;
 use crate::service::SessionService;
 use crate::shared::Shared;
-use crate::store::{DynStore, SessionStore};
+use crate::store::{DynStore, SessionStore, COOKIE_SIZE_LIMIT};
 
 /// The tower layer that gives a router its sessions.
 ///
@@ -403,12 +403,23 @@ impl SessionLayerBuilder {
             Some(after) => to_time(after).min(inactivity),
             None => inactivity / 4,
         };
+        // A store that keeps the session in the cookie: the codec encrypts
+        // unless the store asked for signing only (and `private()` still
+        // encrypts), and reads values up to the browsers' whole limit.
+        let cookie_data = self.store.cookie_payload();
+        if let Some(payload) = cookie_data {
+            if payload.is_encrypted() {
+                self.codec.security = CookieSecurity::Private;
+            }
+            self.codec.max_value_len = COOKIE_SIZE_LIMIT;
+        }
         Ok(SessionLayer {
             shared: Arc::new(Shared {
                 store: self.store,
                 codec: self.codec,
                 expiry: self.expiry,
                 trust_proxy: self.trust_proxy,
+                cookie_data,
             }),
         })
     }

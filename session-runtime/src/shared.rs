@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cookie::CookieCodec;
 use crate::expiry::Expiry;
-use crate::store::DynStore;
+use crate::store::{CookiePayload, DynStore};
 
 /// What every request of one layer shares.
 #[derive(Debug)]
@@ -15,4 +15,9 @@ pub(crate) struct Shared {
     pub(crate) expiry: Expiry,
     /// Whether `Forwarded` / `X-Forwarded-Proto` are believed.
     pub(crate) trust_proxy: bool,
+    /// `Some` when the cookie holds the session itself ([`CookieStore`]):
+    /// the store is then never called.
+    ///
+    /// [`CookieStore`]: crate::store::CookieStore
+    pub(crate) cookie_data: Option<CookiePayload>,
 }

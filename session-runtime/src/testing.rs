@@ -647,4 +647,8 @@ impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
         self.write(&self.counters.deletes)?;
         self.inner.delete(key).await
     }
+
+    fn cookie_payload(&self) -> Option<crate::store::CookiePayload> {
+        self.inner.cookie_payload()
+    }
 }

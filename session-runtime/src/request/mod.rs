@@ -8,6 +8,7 @@
 //!    one of four steps (destroy, regenerate, keep, create) and the cookie is
 //!    set or removed.
 
+mod cookie_data;
 mod load;
 mod save;
 

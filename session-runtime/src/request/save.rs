@@ -17,6 +17,7 @@ use http::header::SET_COOKIE;
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 
+use super::cookie_data::CookieData;
 use super::{Lifecycle, Loaded, RequestSession};
 use crate::error::SaveError;
 use crate::expiry::{Expiry, CREATED_FIELD};
@@ -65,8 +66,9 @@ impl Ending {
 
 /// What a step does to the cookie.
 ///
-/// The cookie carries a session ID today; a store whose data lives in the
-/// cookie itself adds its own variant here, and the steps stay as they are.
+/// The cookie carries a session ID, or, for a store whose data lives in the
+/// cookie itself, the whole session ([`CookieAction::IssueData`], made by
+/// the steps of [`cookie_data`](super::cookie_data)).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum CookieAction {
     /// No `Set-Cookie`.
@@ -80,6 +82,8 @@ pub(crate) enum CookieAction {
     },
     /// Make the client drop its session cookie.
     Remove,
+    /// Give the client a cookie that holds this whole session, if it fits.
+    IssueData(CookieData),
 }
 
 impl RequestSession {
@@ -95,6 +99,10 @@ impl RequestSession {
         let Some(ending) = self.end(status, now)? else {
             return Ok(());
         };
+        if self.shared.cookie_data.is_some() {
+            let action = self.cookie_step(&ending, now)?;
+            return self.set_cookie(action, now, headers);
+        }
         let action = match ending.step() {
             Step::Nothing => CookieAction::Leave,
             Step::Destroy => self.destroy_step(&ending).await?,
@@ -276,6 +284,10 @@ impl RequestSession {
                 let max_age = self.shared.expiry.cookie_max_age(now, created);
                 let value = codec.issue(id.expose(), max_age).ok_or(SaveError::Cookie)?;
                 headers.append(SET_COOKIE, value);
+            }
+            CookieAction::IssueData(data) => {
+                let max_age = self.shared.expiry.cookie_max_age(now, Some(data.created));
+                headers.append(SET_COOKIE, codec.issue_payload(&data.payload, max_age)?);
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use time::OffsetDateTime;
 
-use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
+use super::{ChangeSet, CookiePayload, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -35,6 +35,7 @@ pub(crate) trait DynStore: Send + Sync + std::fmt::Debug + 'static {
         changes: &'a ChangeSet,
     ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>>;
     fn delete<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn cookie_payload(&self) -> Option<CookiePayload>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -80,5 +81,9 @@ impl<S: SessionStore> DynStore for S {
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(SessionStore::delete(self, key))
+    }
+
+    fn cookie_payload(&self) -> Option<CookiePayload> {
+        SessionStore::cookie_payload(self)
     }
 }

@@ -60,6 +60,7 @@
 //! and a branch in the examples' `SESSION_STORE` parser; CONTRIBUTING.md
 //! lists the files.
 
+mod cookie;
 mod dyn_store;
 #[cfg(feature = "memory")]
 mod memory;
@@ -68,6 +69,8 @@ mod millis;
 pub mod redis;
 
 pub(crate) use self::dyn_store::DynStore;
+
+pub use self::cookie::{CookiePayload, CookieStore, COOKIE_SIZE_LIMIT};
 
 #[cfg(feature = "memory")]
 pub use self::memory::MemoryStore;
@@ -504,6 +507,25 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes the session under `key`. Deleting an unknown key is not an error.
     fn delete(&self, key: &SessionKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether this store keeps each session's data in the cookie itself
+    /// rather than behind a key, and how the cookie protects it.
+    ///
+    /// `None`, the default, for every store that keeps sessions on the
+    /// server. Only [`CookieStore`] answers `Some`; the layer asks once, when
+    /// it is built, and from then on reads and writes those sessions in the
+    /// cookie without calling the store's other methods. A store that wraps
+    /// another (to count or log its calls) forwards the inner store's answer.
+    ///
+    /// ```
+    /// use session_runtime::store::{CookieStore, MemoryStore, SessionStore};
+    ///
+    /// assert!(MemoryStore::new().cookie_payload().is_none());
+    /// assert!(CookieStore::new().cookie_payload().is_some());
+    /// ```
+    fn cookie_payload(&self) -> Option<CookiePayload> {
+        None
+    }
 }
 
 /// An optional ability beside [`SessionStore`]: deleting expired sessions in

@@ -80,6 +80,7 @@ fn harness() -> Harness {
         codec,
         expiry: Expiry::default(),
         trust_proxy: false,
+        cookie_data: None,
     });
     Harness { store, shared }
 }
