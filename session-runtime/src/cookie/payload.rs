@@ -390,4 +390,69 @@ mod tests {
             assert_eq!(decode(&plain), Some(p.clone()));
         }
     }
+
+    #[test]
+    fn only_a_codec_in_cookie_mode_reads_values_past_256_bytes() {
+        let p = payload(&[("shop.cart", &*format!("[\"{}\"]", "z".repeat(2000)))]);
+        for security in [CookieSecurity::Private, CookieSecurity::Signed] {
+            let mut codec = CookieCodec::new(security, vec![Key::generate()]);
+            let value = value_of(&codec.issue_payload(&encoded(&p), None).unwrap());
+            let mut headers = HeaderMap::new();
+            headers.append(COOKIE, format!("sid={value}").parse().unwrap());
+            assert!(
+                codec.read(&headers).value.is_none(),
+                "an ID cookie is short"
+            );
+            codec.max_value_len = COOKIE_SIZE_LIMIT;
+            assert!(codec.read(&headers).value.is_some(), "{security:?}");
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::read_payload;
+
+        fn fields() -> impl Strategy<Value = Vec<(String, String)>> {
+            prop::collection::vec(("[a-z_.-]{1,20}", any::<String>()), 0..6)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any bytes: "no session" or a session, never a panic, and the
+            /// same through an encrypted or signed cookie.
+            #[test]
+            fn any_bytes_decode_to_no_session_or_a_session(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+                let _ = read_payload(&bytes);
+            }
+
+            /// Bytes that start like a payload, to get past the header.
+            #[test]
+            fn bytes_behind_a_valid_header_never_panic(tail in prop::collection::vec(any::<u8>(), 0..200)) {
+                let p = payload(&[]);
+                let mut bytes = encoded(&p);
+                bytes.extend_from_slice(&tail);
+                let _ = read_payload(&bytes);
+            }
+
+            /// Every session round-trips, and any one changed byte gives no
+            /// session or a session, never a panic.
+            #[test]
+            fn sessions_round_trip_and_survive_any_one_changed_byte(
+                fields in fields(),
+                at in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+            ) {
+                let mut p = payload(&[]);
+                p.fields = fields;
+                let mut bytes = encoded(&p);
+                prop_assert_eq!(decode(&bytes), Some(p));
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+                let _ = read_payload(&bytes);
+            }
+        }
+    }
 }
