@@ -78,8 +78,15 @@ async fn basket_fail(mut basket: Session<Basket>) -> StatusCode {
     StatusCode::INTERNAL_SERVER_ERROR
 }
 
+/// `POST /basket/clear`: the basket back at its default, so removed.
+async fn basket_clear(mut basket: Session<Basket>) -> &'static str {
+    basket.items.clear();
+    "cleared"
+}
+
 fn app() -> Router {
     shop::app()
+        .route("/basket/clear", post(basket_clear))
         .route("/id", get(id))
         .route("/size", get(size))
         .route("/basket/add", post(basket_add))
@@ -360,6 +367,24 @@ async fn a_request_that_changes_nothing_sends_no_cookie_and_an_empty_new_session
     }
     let failed = post_with(&server, "/basket/fail", &cookie, &[]).await;
     assert_eq!((failed.status, failed.set_cookie.as_deref()), (500, None));
+}
+
+#[tokio::test]
+async fn a_session_left_with_no_field_gets_a_removal_cookie_not_an_empty_one() {
+    let server = shop().await;
+    let made = send(
+        bare_client()
+            .post(server.url("/basket/add"))
+            .form(&[("item", "a")]),
+    )
+    .await;
+    let cleared = post_with(&server, "/basket/clear", &made.pair(), &[]).await;
+    assert_eq!(cleared.status, 200);
+    let removal = cleared.set_cookie.expect("a removal cookie");
+    assert!(
+        removal.starts_with("sid=;") && removal.contains("Max-Age=0"),
+        "{removal}"
+    );
 }
 
 #[tokio::test]

@@ -46,7 +46,9 @@
 //!    have defaults built on those (the default regenerate is three steps,
 //!    not one transaction: override it where the back end can do better).
 //! 2. Optionally [`SweepExpired`], for a back end that does not drop expired
-//!    sessions by itself.
+//!    sessions by itself. A store that wraps another (to count or log its
+//!    calls) forwards [`cookie_payload`](SessionStore::cookie_payload), so
+//!    that a wrapped [`CookieStore`] still keeps its sessions in the cookie.
 //! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
 //!    the driver's error as source; configuration mistakes as
 //!    [`StoreConfigError`], when the store is built.
