@@ -84,8 +84,20 @@ async fn basket_clear(mut basket: Session<Basket>) -> &'static str {
     "cleared"
 }
 
+/// `POST /basket/fresh`: a fresh start holding only this item.
+async fn basket_fresh(
+    handle: SessionHandle,
+    mut basket: Session<Basket>,
+    Form(add): Form<Item>,
+) -> &'static str {
+    handle.start_fresh();
+    basket.items.push(add.item);
+    "fresh"
+}
+
 fn app() -> Router {
     shop::app()
+        .route("/basket/fresh", post(basket_fresh))
         .route("/basket/clear", post(basket_clear))
         .route("/id", get(id))
         .route("/size", get(size))
@@ -385,6 +397,61 @@ async fn a_session_left_with_no_field_gets_a_removal_cookie_not_an_empty_one() {
         removal.starts_with("sid=;") && removal.contains("Max-Age=0"),
         "{removal}"
     );
+}
+
+#[tokio::test]
+async fn start_fresh_issues_a_new_id_holding_only_what_the_request_wrote() {
+    let server = shop().await;
+    let browser = Browser::new();
+    browser
+        .post(&server.url("/cart/add"), &[("item", "planted")])
+        .await;
+    browser
+        .post(&server.url("/basket/add"), &[("item", "old")])
+        .await;
+    let id_before = browser.get(&server.url("/id")).await.1;
+    assert_eq!(
+        browser
+            .post(&server.url("/basket/fresh"), &[("item", "new")])
+            .await,
+        (200, "fresh".to_owned())
+    );
+    assert_ne!(browser.get(&server.url("/id")).await.1, id_before);
+    assert_eq!(browser.get(&server.url("/cart")).await.1, "[]");
+    let cookie = held(&browser, &server);
+    let size: usize = get_with(&server, "/size", &cookie)
+        .await
+        .body
+        .parse()
+        .expect("bytes");
+    assert!(
+        size < 200,
+        "only the new basket is in the cookie: {size} bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_cookie_is_cleared_and_responses_stay_out_of_shared_caches() {
+    let server = shop().await;
+    let dead = get_with(&server, "/cart", "sid=AAAAAAAAAAAAAAAA.AAAAAAAA").await;
+    let removal = dead.set_cookie.expect("a removal cookie");
+    assert!(removal.starts_with("sid=;"), "{removal}");
+    let made = bare_client()
+        .post(server.url("/cart/add"))
+        .form(&[("item", "apple")])
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(
+        made.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("no-store")
+    );
+    assert!(made
+        .headers()
+        .get("vary")
+        .is_some_and(|v| v.to_str().unwrap_or("").contains("ookie")));
 }
 
 #[tokio::test]

@@ -1,14 +1,13 @@
 //! [`SessionLayer`] and its builder.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cookie::SameSite;
 use tower_layer::Layer;
 
 use crate::cookie::{CookieCodec, CookieSecurity};
 use crate::error::ConfigError;
-use crate::expiry::{to_time, Expiry, MAX_COOKIE_AGE};
+use crate::expiry::{Expiry, IntoDuration, MAX_COOKIE_AGE};
 use crate::key::Key;
 use crate::service::SessionService;
 use crate::shared::Shared;
@@ -55,6 +54,7 @@ impl SessionLayer {
     /// a namespace: sharing would be silent data corruption. Use
     /// [`SessionLayer::builder`] and [`SessionLayerBuilder::build`] to get the
     /// error as a value instead.
+    #[track_caller]
     pub fn new(store: impl SessionStore, key: Key) -> Self {
         match Self::builder(store, key).build() {
             Ok(layer) => layer,
@@ -103,7 +103,7 @@ pub struct SessionLayerBuilder {
     store: Arc<dyn DynStore>,
     codec: CookieCodec,
     expiry: Expiry,
-    extend_after: Option<Duration>,
+    extend_after: Option<time::Duration>,
     trust_proxy: bool,
 }
 
@@ -246,8 +246,11 @@ impl SessionLayerBuilder {
 
     /// How long a session lives without a request (default 24 hours),
     /// enforced by the server on every load. At most 400 days.
-    pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
-        self.expiry.inactivity = to_time(timeout);
+    ///
+    /// Takes a `std::time::Duration` or a `time::Duration` (see
+    /// [`IntoDuration`]).
+    pub fn inactivity_timeout(mut self, timeout: impl IntoDuration) -> Self {
+        self.expiry.inactivity = timeout.into_duration();
         self
     }
 
@@ -270,8 +273,8 @@ impl SessionLayerBuilder {
     ///     .expect("a valid configuration");
     /// # let _ = layer;
     /// ```
-    pub fn extend_after(mut self, after: Duration) -> Self {
-        self.extend_after = Some(after);
+    pub fn extend_after(mut self, after: impl IntoDuration) -> Self {
+        self.extend_after = Some(after.into_duration());
         self
     }
 
@@ -284,7 +287,10 @@ impl SessionLayerBuilder {
     /// use std::time::Duration;
     /// use session_kit::{Key, MemoryStore, SessionLayer};
     ///
-    /// // "Remember me" for two weeks of inactivity.
+    /// // Every session's cookie outlives the browser, for up to two weeks
+    /// // without a request. (A per-login choice between a browser-session
+    /// // cookie and a persistent one is not offered yet: this is for every
+    /// // session of the layer.)
     /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
     ///     .inactivity_timeout(Duration::from_secs(14 * 24 * 60 * 60))
     ///     .persistent_cookie(true)
@@ -317,8 +323,8 @@ impl SessionLayerBuilder {
     ///     .expect("a valid configuration");
     /// # let _ = layer;
     /// ```
-    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
-        self.expiry.absolute = Some(to_time(lifetime));
+    pub fn absolute_lifetime(mut self, lifetime: impl IntoDuration) -> Self {
+        self.expiry.absolute = Some(lifetime.into_duration());
         self
     }
 
@@ -350,7 +356,12 @@ impl SessionLayerBuilder {
     /// off: both headers are ignored, since any client can send them).
     ///
     /// Turn it on only when every request comes through a proxy that sets
-    /// (or overwrites) one of these headers. With it on and a `Secure`
+    /// (or overwrites, or appends to) one of these headers. The value read
+    /// is the last one, which the proxy nearest to the app wrote: a value a
+    /// client sent ahead of it is never believed. Behind several proxies,
+    /// the one nearest to the app must write the scheme the client used (as
+    /// nginx's `proxy_set_header X-Forwarded-Proto $scheme;` does, once
+    /// every proxy in front passes it on). With it on and a `Secure`
     /// cookie:
     ///
     /// - a request the proxy says came over `https` is secure: it gets the
@@ -400,7 +411,7 @@ impl SessionLayerBuilder {
             self.expiry.absolute = Some(absolute.min(MAX_COOKIE_AGE));
         }
         self.expiry.extend_after = match self.extend_after {
-            Some(after) => to_time(after).min(inactivity),
+            Some(after) => after.clamp(time::Duration::ZERO, inactivity),
             None => inactivity / 4,
         };
         // A store that keeps the session in the cookie: the codec encrypts

@@ -37,6 +37,7 @@ pub use self::error::{
     SessionAlreadyExtracted, SessionRejection, SessionUnavailable, StoreConfigError, StoreError,
     StoreErrorKind,
 };
+pub use self::expiry::IntoDuration;
 pub use self::extract::{Session, SessionHandle};
 pub use self::id::{SessionId, SessionKey};
 pub use self::key::{Key, KeyError, MIN_SECRET_LEN};
@@ -49,6 +50,10 @@ pub use self::store::{CookieStore, SessionStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::store::{RedisStore, RedisStoreBuilder};
 pub use ::cookie::SameSite;
+/// The `time` crate, whose `OffsetDateTime` [`SessionHandle::expires_at`]
+/// returns and whose `Duration` the layer's builder takes beside
+/// `std::time::Duration`.
+pub use ::time;
 
 /// What `#[derive(Session)]` expands to refers to; not a public API.
 #[doc(hidden)]

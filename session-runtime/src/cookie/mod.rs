@@ -48,11 +48,25 @@ pub(crate) struct Incoming {
     /// The verified (or decrypted) value, if exactly one valid session cookie
     /// came.
     pub(crate) value: Option<Opened>,
-    /// Whether any cookie of the session's name came at all.
-    pub(crate) present: bool,
+    /// How many cookies of the session's name came.
+    pub(crate) seen: CookieSeen,
     /// Whether the value verified only under an older key, or in the older
     /// format, so the cookie should be re-issued under the current key.
     pub(crate) stale_key: bool,
+}
+
+/// How many cookies of the session's name a request carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum CookieSeen {
+    /// None.
+    #[default]
+    None,
+    /// Exactly one: if it names no live session, the response clears it.
+    One,
+    /// Several (another `Path`'s or `Domain`'s cookie, or cookie tossing):
+    /// all are refused, and none is cleared, since a removal cookie can only
+    /// reach the one of this layer's `Path` and `Domain`.
+    Repeated,
 }
 
 /// The cookie's name, attributes and keys.
@@ -117,7 +131,11 @@ impl CookieCodec {
             }
         }
         let mut incoming = Incoming {
-            present: count > 0,
+            seen: match count {
+                0 => CookieSeen::None,
+                1 => CookieSeen::One,
+                _ => CookieSeen::Repeated,
+            },
             ..Incoming::default()
         };
         let value = match (count, found.map(std::str::from_utf8)) {

@@ -6,15 +6,17 @@
 //! The save follows the same lifecycle table as every store (see
 //! [`save`](super::save)), each step giving a [`CookieAction`]:
 //!
-//! | step       | cookie                                                        |
-//! | ---------- | ------------------------------------------------------------- |
-//! | destroy    | removed, if the client sent one                               |
-//! | regenerate | the session under a new ID                                    |
-//! | keep       | re-issued when a field changed, the expiry is due to move (`extend_after`), the key is old or `rolling` is on; else none |
-//! | create     | the new session, if the request stored data                   |
+//! | step        | cookie                                                       |
+//! | ----------- | ------------------------------------------------------------ |
+//! | clear       | a dead cookie (no session this layer can read, or expired) removed |
+//! | destroy     | removed, if the client sent one (also for a session the request emptied of every field) |
+//! | regenerate  | the session under a new ID                                   |
+//! | start fresh | only what this request set or counted, under a new ID       |
+//! | keep        | re-issued when a field changed, the expiry is due to move (`extend_after`), the key is old or `rolling` is on; else none |
+//! | create      | the new session, if the request stored data                  |
 //!
 //! A session left with no field at all is not issued: its cookie is
-//! removed instead.
+//! removed instead. Nothing is sent to a store: there is none.
 
 use std::fmt;
 
@@ -22,7 +24,7 @@ use time::OffsetDateTime;
 
 use super::save::{CookieAction, Ending, Step};
 use super::{Loaded, RequestSession};
-use crate::cookie::{decode_payload, encode_payload, Incoming};
+use crate::cookie::{decode_payload, encode_payload, CookieSeen, Incoming};
 use crate::derive_support::{Diff, SessionData};
 use crate::error::{CookieTooLarge, SaveError};
 use crate::id::SessionId;
@@ -83,7 +85,7 @@ impl RequestSession {
             }
         });
         let mut state = self.state();
-        state.cookie_present = incoming.present;
+        state.cookie_seen = incoming.seen;
         if let Some(payload) = live {
             state.loaded = Some(Loaded {
                 key: payload.id.key(),
@@ -103,10 +105,24 @@ impl RequestSession {
         now: OffsetDateTime,
     ) -> Result<CookieAction, SaveError> {
         let expiry = &self.shared.expiry;
+        let mut fresh = None;
         let (id, created) = match ending.step() {
             Step::Nothing => return Ok(CookieAction::Leave),
+            Step::Clear => return Ok(CookieAction::Remove),
             Step::Destroy => return Ok(self.removal(ending)),
             Step::Create => (SessionId::generate()?, now),
+            Step::StartFresh => {
+                // Only what this request set or counted, as on every store.
+                let mut changes = ChangeSet::new(ending.changes.expires_at());
+                for (key, json) in ending.changes.sets() {
+                    changes.push_set(key.to_owned().into(), json.to_owned());
+                }
+                for inc in ending.changes.increments() {
+                    changes.push_increment(inc.key.clone(), inc.delta, inc.initial);
+                }
+                fresh = Some(Record::new(changes.initial_fields(), changes.expires_at()));
+                (SessionId::generate()?, now)
+            }
             Step::Regenerate => (SessionId::generate()?, ending.created.unwrap_or(now)),
             Step::Keep => {
                 let Some(loaded) = &ending.loaded else {
@@ -124,10 +140,11 @@ impl RequestSession {
             }
         };
         // The request is finished: nothing changes the record any more.
-        let record = std::mem::replace(
+        let kept = std::mem::replace(
             &mut self.state().record,
             Record::new(Vec::new(), ending.expires_at),
         );
+        let record = fresh.unwrap_or(kept);
         if record.is_empty() {
             return Ok(self.removal(ending));
         }
@@ -139,7 +156,7 @@ impl RequestSession {
     }
 
     fn removal(&self, ending: &Ending) -> CookieAction {
-        if ending.cookie_present {
+        if ending.cookie_seen == CookieSeen::One {
             CookieAction::Remove
         } else {
             CookieAction::Leave

@@ -59,7 +59,7 @@ impl RequestSession {
     }
 
     async fn load(&self, incoming: Incoming) -> Result<(), SessionUnavailable> {
-        let cookie_present = incoming.present;
+        let cookie_seen = incoming.seen;
         let id = incoming
             .value
             .as_ref()
@@ -97,7 +97,7 @@ impl RequestSession {
             }
         };
         let mut state = self.state();
-        state.cookie_present = cookie_present;
+        state.cookie_seen = cookie_seen;
         if let Some((loaded, record, created)) = loaded {
             tracing::trace!(key = ?loaded.key, "session loaded");
             state.loaded = Some(loaded);

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
+use crate::cookie::CookieSeen;
 use crate::derive_support::{Diff, Fields, SessionData};
 use crate::error::SessionAlreadyExtracted;
 use crate::id::{SessionId, SessionKey};
@@ -31,6 +32,9 @@ pub(crate) enum Lifecycle {
     Keep,
     /// Move the session to a new ID, data kept (login).
     Regenerate,
+    /// Delete the session and start a new one under a new ID with only
+    /// what this request wrote (login that keeps nothing from before).
+    StartFresh,
     /// Delete the session and expire its cookie (logout).
     Destroy,
 }
@@ -49,8 +53,8 @@ pub(crate) struct Loaded {
 struct State {
     /// The stored session this request loaded, if any.
     loaded: Option<Loaded>,
-    /// Whether the request carried a cookie of the session's name.
-    cookie_present: bool,
+    /// How many cookies of the session's name the request carried.
+    cookie_seen: CookieSeen,
     /// When the loaded session was created, if an absolute lifetime is
     /// configured.
     created: Option<OffsetDateTime>,
@@ -68,6 +72,8 @@ struct State {
     /// Whether the response was already written: a change recorded after
     /// that (a `Session<T>` kept alive past its request) is not saved.
     finished: bool,
+    /// Whether a requested destroy reached the store.
+    destroyed: bool,
 }
 
 /// The session types a request has extracted and not yet dropped. A handler
@@ -120,7 +126,7 @@ impl RequestSession {
             loaded: OnceCell::new(),
             state: Mutex::new(State {
                 loaded: None,
-                cookie_present: false,
+                cookie_seen: CookieSeen::None,
                 created: None,
                 plain_http: false,
                 record: Record::new(Vec::new(), expires_at),
@@ -129,6 +135,7 @@ impl RequestSession {
                 live: Live::default(),
                 failed: None,
                 finished: false,
+                destroyed: false,
             }),
         }
     }
@@ -205,12 +212,53 @@ impl RequestSession {
 
     pub(crate) fn regenerate(&self) {
         let mut state = self.state();
-        if state.lifecycle != Lifecycle::Destroy {
+        if state.lifecycle == Lifecycle::Keep {
             state.lifecycle = Lifecycle::Regenerate;
+        }
+    }
+
+    pub(crate) fn start_fresh(&self) {
+        let mut state = self.state();
+        if state.lifecycle != Lifecycle::Destroy {
+            state.lifecycle = Lifecycle::StartFresh;
         }
     }
 
     pub(crate) fn destroy(&self) {
         self.state().lifecycle = Lifecycle::Destroy;
+    }
+}
+
+impl Drop for RequestSession {
+    /// Logout never fails open: a request that asked for its session to be
+    /// destroyed, but whose save never ran (the client went away, the
+    /// response future was dropped), still deletes it, in a task of its own.
+    fn drop(&mut self) {
+        // A session kept in the cookie has nothing on the server to delete.
+        if self.shared.cookie_data.is_some() {
+            return;
+        }
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if state.lifecycle != Lifecycle::Destroy || state.destroyed || state.plain_http {
+            return;
+        }
+        let Some(loaded) = state.loaded.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("a logout could not be carried out: no runtime to run it on");
+            return;
+        };
+        let store = self.shared.store.clone();
+        runtime.spawn(async move {
+            match store.delete(&loaded.key).await {
+                Ok(()) => tracing::debug!(key = ?loaded.key, "session destroyed after its request was dropped"),
+                Err(err) => tracing::error!(
+                    error = %err,
+                    kind = %err.kind(),
+                    "a logout whose request was dropped could not delete its session"
+                ),
+            }
+        });
     }
 }

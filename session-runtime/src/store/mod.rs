@@ -105,7 +105,7 @@ pub use crate::id::SessionKey;
 /// assert_eq!(record.get("visits.page_views"), Some("3"));
 /// assert_eq!(record.get("cart.items"), None);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     fields: Vec<(String, String)>,
     expires_at: OffsetDateTime,
@@ -186,6 +186,19 @@ impl Record {
             Some(slot) => slot.1 = value,
             None => self.fields.push((key.to_owned(), value)),
         }
+    }
+}
+
+impl fmt::Debug for Record {
+    // Values may hold personal data: the debug form names the fields only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field(
+                "fields",
+                &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 

@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use time::{Duration, OffsetDateTime};
 
 use super::{Ending, Step};
-use crate::cookie::{CookieCodec, CookieSecurity};
+use crate::cookie::{CookieCodec, CookieSecurity, CookieSeen};
 use crate::expiry::Expiry;
 use crate::id::SessionId;
 use crate::key::Key;
@@ -14,7 +14,7 @@ use crate::request::{Lifecycle, Loaded, RequestSession};
 use crate::shared::Shared;
 use crate::store::{ChangeSet, MemoryStore, SessionStore, WriteOutcome};
 
-fn ending(lifecycle: Lifecycle, loaded: bool, cookie: bool, data: bool) -> Ending {
+fn ending(lifecycle: Lifecycle, loaded: bool, cookie: CookieSeen, data: bool) -> Ending {
     let later = OffsetDateTime::now_utc() + Duration::hours(1);
     let mut changes = ChangeSet::new(later);
     if data {
@@ -30,7 +30,8 @@ fn ending(lifecycle: Lifecycle, loaded: bool, cookie: bool, data: bool) -> Endin
     });
     Ending {
         loaded,
-        cookie_present: cookie,
+        cookie_seen: cookie,
+        emptied: false,
         changes,
         lifecycle,
         expires_at: later,
@@ -40,30 +41,45 @@ fn ending(lifecycle: Lifecycle, loaded: bool, cookie: bool, data: bool) -> Endin
 
 #[test]
 fn the_step_follows_the_lifecycle_and_whether_a_session_was_loaded() {
-    use Lifecycle::{Destroy, Keep, Regenerate};
-    // (lifecycle, loaded, cookie came, request stored data) -> step
+    use CookieSeen::{None as NoCookie, One, Repeated};
+    use Lifecycle::{Destroy, Keep, Regenerate, StartFresh};
+    // (lifecycle, loaded, cookies that came, request stored data) -> step
     let table = [
-        ((Destroy, true, true, false), Step::Destroy),
-        ((Destroy, true, true, true), Step::Destroy),
-        ((Destroy, false, true, true), Step::Destroy),
-        ((Destroy, false, false, true), Step::Nothing),
-        ((Regenerate, true, true, false), Step::Regenerate),
-        ((Regenerate, false, true, true), Step::Create),
-        ((Regenerate, false, false, false), Step::Nothing),
-        ((Keep, true, true, false), Step::Keep),
-        ((Keep, true, true, true), Step::Keep),
-        ((Keep, false, true, true), Step::Create),
-        ((Keep, false, false, true), Step::Create),
-        ((Keep, false, true, false), Step::Nothing),
-        ((Keep, false, false, false), Step::Nothing),
+        ((Destroy, true, One, false), Step::Destroy),
+        ((Destroy, true, One, true), Step::Destroy),
+        ((Destroy, false, One, true), Step::Clear),
+        ((Destroy, false, Repeated, true), Step::Nothing),
+        ((Destroy, false, NoCookie, true), Step::Nothing),
+        ((Regenerate, true, One, false), Step::Regenerate),
+        ((Regenerate, false, One, true), Step::Create),
+        ((Regenerate, false, One, false), Step::Clear),
+        ((Regenerate, false, NoCookie, false), Step::Nothing),
+        ((StartFresh, true, One, false), Step::StartFresh),
+        ((StartFresh, false, One, true), Step::Create),
+        ((StartFresh, false, NoCookie, false), Step::Nothing),
+        ((Keep, true, One, false), Step::Keep),
+        ((Keep, true, One, true), Step::Keep),
+        ((Keep, false, One, true), Step::Create),
+        ((Keep, false, NoCookie, true), Step::Create),
+        ((Keep, false, Repeated, true), Step::Create),
+        ((Keep, false, One, false), Step::Clear),
+        ((Keep, false, Repeated, false), Step::Nothing),
+        ((Keep, false, NoCookie, false), Step::Nothing),
     ];
     for ((lifecycle, loaded, cookie, data), step) in table {
         assert_eq!(
             ending(lifecycle, loaded, cookie, data).step(),
             step,
-            "{lifecycle:?}, loaded {loaded}, cookie {cookie}, data {data}"
+            "{lifecycle:?}, loaded {loaded}, {cookie:?}, data {data}"
         );
     }
+    let mut emptied = ending(Keep, true, One, true);
+    emptied.emptied = true;
+    assert_eq!(
+        emptied.step(),
+        Step::Destroy,
+        "an emptied session is deleted"
+    );
 }
 
 struct Harness {
@@ -239,4 +255,167 @@ async fn a_save_after_the_session_ended_is_dropped_and_sets_no_cookie() {
     stage(&session, "a.y", "2");
     assert!(set_cookies(&finish(&session, 200).await).is_empty());
     assert_eq!(h.store.len(), 0, "the ended session is not revived");
+}
+
+fn stage_removal(session: &RequestSession, key: &'static str) {
+    let mut state = session.state();
+    state.changes.push_remove(key.into());
+    state.record = crate::store::Record::new(Vec::new(), state.record.expires_at());
+}
+
+#[tokio::test]
+async fn a_dead_cookie_is_cleared_on_the_next_request() {
+    let h = harness();
+    let (id, cookie) = h.stored().await;
+    h.store.delete(&id.key()).await.unwrap();
+    let session = h.request(&cookie).await;
+    let cookies = set_cookies(&finish(&session, 200).await);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].contains("Max-Age=0"), "{}", cookies[0]);
+}
+
+#[tokio::test]
+async fn repeated_cookies_are_refused_and_not_cleared() {
+    let h = harness();
+    let (_, cookie) = h.stored().await;
+    let pair = cookie.get(http::header::COOKIE).unwrap().to_str().unwrap();
+    let mut twice = HeaderMap::new();
+    twice.insert(
+        http::header::COOKIE,
+        HeaderValue::from_str(&format!("{pair}; {pair}")).unwrap(),
+    );
+    let session = h.request(&twice).await;
+    assert_eq!(session.id(), None, "a repeated cookie gives no session");
+    assert!(set_cookies(&finish(&session, 200).await).is_empty());
+}
+
+#[tokio::test]
+async fn a_session_emptied_of_every_field_is_deleted_and_its_cookie_removed() {
+    let h = harness();
+    let (id, cookie) = h.stored().await;
+    let session = h.request(&cookie).await;
+    stage_removal(&session, "a.x");
+    let cookies = set_cookies(&finish(&session, 200).await);
+    assert_eq!(cookies.len(), 1);
+    assert!(cookies[0].contains("Max-Age=0"), "{}", cookies[0]);
+    assert!(h.store.load(&id.key()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_logout_is_carried_out_on_a_5xx_response() {
+    let h = harness();
+    let (id, cookie) = h.stored().await;
+    let session = h.request(&cookie).await;
+    stage(&session, "a.y", "2");
+    session.destroy();
+    let cookies = set_cookies(&finish(&session, 500).await);
+    assert_eq!(cookies.len(), 1);
+    assert!(h.store.load(&id.key()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_logout_whose_request_is_dropped_before_its_save_is_still_carried_out() {
+    let h = harness();
+    let (id, cookie) = h.stored().await;
+    let session = h.request(&cookie).await;
+    session.destroy();
+    drop(session);
+    // The delete runs in a task of its own.
+    for _ in 0..100 {
+        if h.store.load(&id.key()).await.unwrap().is_none() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the dropped logout did not delete the session");
+}
+
+#[tokio::test]
+async fn a_response_that_sets_the_cookie_is_kept_out_of_shared_caches() {
+    let h = harness();
+    let session = h.request(&HeaderMap::new()).await;
+    stage(&session, "a.x", "7");
+    let headers = finish(&session, 200).await;
+    assert_eq!(
+        headers.get(http::header::CACHE_CONTROL).unwrap(),
+        "no-store"
+    );
+    assert_eq!(headers.get(http::header::VARY).unwrap(), "Cookie");
+
+    let session = h.request(&HeaderMap::new()).await;
+    stage(&session, "a.x", "8");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60, s-maxage=600"),
+    );
+    headers.insert(
+        http::header::VARY,
+        HeaderValue::from_static("Accept-Encoding"),
+    );
+    session.finish(StatusCode::OK, &mut headers).await.unwrap();
+    assert_eq!(
+        headers.get(http::header::CACHE_CONTROL).unwrap(),
+        "private, max-age=60"
+    );
+    let vary: Vec<_> = headers.get_all(http::header::VARY).iter().collect();
+    assert_eq!(vary, ["Accept-Encoding", "Cookie"]);
+}
+
+#[tokio::test]
+async fn a_read_only_response_varies_on_the_cookie_and_keeps_its_cache_control() {
+    let h = harness();
+    let (_, cookie) = h.stored().await;
+    let session = h.request(&cookie).await;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=5"),
+    );
+    session.finish(StatusCode::OK, &mut headers).await.unwrap();
+    assert_eq!(
+        headers.get(http::header::CACHE_CONTROL).unwrap(),
+        "max-age=5"
+    );
+    assert_eq!(headers.get(http::header::VARY).unwrap(), "Cookie");
+}
+
+#[tokio::test]
+async fn start_fresh_ends_the_old_session_and_keeps_only_this_requests_data() {
+    let h = harness();
+    let (old, cookie) = h.stored().await;
+    let session = h.request(&cookie).await;
+    session.start_fresh();
+    stage(&session, "a.user", "\"ada\"");
+    let cookies = set_cookies(&finish(&session, 200).await);
+    assert_eq!(cookies.len(), 1);
+    assert!(
+        !cookies[0].contains("Max-Age=0"),
+        "a new cookie: {}",
+        cookies[0]
+    );
+    assert!(
+        h.store.load(&old.key()).await.unwrap().is_none(),
+        "the old ID is dead"
+    );
+    assert_eq!(h.store.len(), 1);
+    let pair = cookies[0].split(';').next().unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::COOKIE, HeaderValue::from_str(pair).unwrap());
+    let next = h.request(&headers).await;
+    let state = next.state();
+    assert_eq!(state.record.get("a.user"), Some("\"ada\""));
+    assert_eq!(state.record.get("a.x"), None, "nothing from before login");
+}
+
+#[tokio::test]
+async fn start_fresh_without_new_data_removes_the_cookie() {
+    let h = harness();
+    let (old, cookie) = h.stored().await;
+    let session = h.request(&cookie).await;
+    session.start_fresh();
+    let cookies = set_cookies(&finish(&session, 200).await);
+    assert_eq!(cookies.len(), 1);
+    assert!(cookies[0].contains("Max-Age=0"), "{}", cookies[0]);
+    assert!(h.store.load(&old.key()).await.unwrap().is_none());
 }

@@ -27,7 +27,10 @@ pub(super) fn record(fields: RawFields, pttl_ms: i64) -> Option<Record> {
     if fields.is_empty() || pttl_ms < 0 {
         return None;
     }
-    let expires_at = OffsetDateTime::now_utc() + time::Duration::milliseconds(pttl_ms);
+    // A TTL read back so long that the sum leaves the calendar is no
+    // session of ours: not live, and no panic.
+    let expires_at =
+        OffsetDateTime::now_utc().checked_add(time::Duration::milliseconds(pttl_ms))?;
     let fields = fields
         .into_iter()
         .filter(|(name, _)| name.as_slice() != LIVE.as_bytes())
