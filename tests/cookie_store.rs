@@ -362,6 +362,23 @@ async fn signed_only_is_readable_by_the_client_but_not_changeable() {
 }
 
 #[tokio::test]
+async fn a_layer_with_private_encrypts_a_signed_only_store_anyway() {
+    let server = serve(builder(CookieStore::signed_only(), Key::generate()).private()).await;
+    let made = send(
+        bare_client()
+            .post(server.url("/cart/add"))
+            .form(&[("item", "apple")]),
+    )
+    .await;
+    let pair = made.pair();
+    for part in pair.trim_start_matches("sid=").split('.') {
+        let plain = URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
+        assert!(!plain.windows(5).any(|w| w == b"apple"), "readable: {part}");
+    }
+    assert_eq!(get_with(&server, "/cart", &pair).await.body, r#"["apple"]"#);
+}
+
+#[tokio::test]
 async fn a_request_that_changes_nothing_sends_no_cookie_and_an_empty_new_session_sets_none() {
     let server = shop().await;
     let fresh = send(bare_client().get(server.url("/cart"))).await;

@@ -87,8 +87,9 @@ pub const COOKIE_SIZE_LIMIT: usize = 4096;
 /// can ask first with [`SessionHandle::cookie_size`](crate::SessionHandle::cookie_size)
 /// or [`SessionHandle::cookie_size_with`](crate::SessionHandle::cookie_size_with),
 /// which answer a [`CookieTooLarge`](crate::CookieTooLarge) it can act on.
-/// Each session costs the cookie about 4/3 of its JSON size plus some
-/// 150 bytes (`BENCHMARKS.md` has the figures).
+/// A session costs the cookie about 4/3 of its fields' JSON size plus some
+/// 110 to 120 bytes with the default attributes: 148 bytes for a one-counter
+/// session (`BENCHMARKS.md` has the figures).
 ///
 /// # What it cannot do
 ///
