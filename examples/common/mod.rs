@@ -18,7 +18,7 @@ pub(crate) enum ConfigError {
     /// `SESSION_STORE` names a store session-kit does not have yet.
     StoreNotBuilt(&'static str),
     /// `SESSION_STORE` names a store whose cargo feature is off in this build.
-    #[cfg(not(feature = "redis"))]
+    #[cfg(not(feature = "redis-tls"))]
     FeatureOff {
         /// The store.
         store: &'static str,
@@ -43,7 +43,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "SESSION_STORE: the {name} store is not built yet; use `memory` (the default) or `cookie`"
             ),
-            #[cfg(not(feature = "redis"))]
+            #[cfg(not(feature = "redis-tls"))]
             Self::FeatureOff { store, feature } => write!(
                 f,
                 "SESSION_STORE: the {store} store is behind the `{feature}` feature; run \
@@ -52,7 +52,8 @@ impl fmt::Display for ConfigError {
             Self::UnknownStore(s) => write!(
                 f,
                 "SESSION_STORE: `{s}` is not a store; use `memory`, `cookie`, `redis://…`, \
-                 `redis+cluster://host:port,…`, `postgres://…`, `mysql://…` or `sqlite://PATH`"
+                 `rediss://…`, `redis+cluster://host:port,…`, `rediss+cluster://host:port,…`, \
+                 `postgres://…`, `mysql://…` or `sqlite://PATH`"
             ),
             Self::Layer(err) => write!(f, "{err}"),
             #[cfg(feature = "redis")]
@@ -112,12 +113,24 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
         "" | "memory" => builder(MemoryStore::new(), keys),
         // The whole session in the cookie, encrypted; no server state.
         "cookie" => builder(CookieStore::new(), keys),
+        // TLS (`rediss://`, `rediss+cluster://`) needs the `redis-tls`
+        // feature; the redis crate's `#insecure` fragment (a self-signed
+        // certificate in development) needs `redis-tls-insecure`, and
+        // without it the store says so.
+        #[cfg(not(feature = "redis-tls"))]
+        s if s.starts_with("rediss://") || s.starts_with("rediss+cluster://") => {
+            return Err(ConfigError::FeatureOff {
+                store: "Redis over TLS",
+                feature: "redis-tls",
+            })
+        }
         // `redis://host:port/db` (the database number is honoured) or
-        // `redis+cluster://host:port,host:port,...`.
+        // `redis+cluster://host:port,host:port,...`, and their TLS forms.
         #[cfg(feature = "redis")]
         s if s.starts_with("redis://")
             || s.starts_with("rediss://")
-            || s.starts_with("redis+cluster://") =>
+            || s.starts_with("redis+cluster://")
+            || s.starts_with("rediss+cluster://") =>
         {
             let store = session_kit::RedisStore::connect(s)
                 .await
@@ -132,7 +145,7 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
             })
         }
         #[cfg(not(feature = "redis"))]
-        s if s.starts_with("redis://") || s.starts_with("rediss://") => {
+        s if s.starts_with("redis://") => {
             return Err(ConfigError::FeatureOff {
                 store: "Redis",
                 feature: "redis",
