@@ -1,5 +1,5 @@
-//! One of the three benchmark servers over real HTTP, for `benches/load.sh`:
-//! plain axum, session-kit's `MemoryStore` or tower-sessions' `MemoryStore`,
+//! One of the benchmark servers over real HTTP, for `benches/load.sh`:
+//! plain axum, session-kit's `MemoryStore` or `CookieStore`, or tower-sessions' `MemoryStore`,
 //! with one counter handler (`GET /` counts, `GET /peek` reads).
 //!
 //! ```text
@@ -23,7 +23,9 @@ fn main() -> std::process::ExitCode {
     let variant = rest.next().and_then(|v| Variant::parse(v));
     let port = rest.next().and_then(|p| p.parse::<u16>().ok());
     let (Some(variant), Some(port)) = (variant, port) else {
-        eprintln!("usage: server (axum|session-kit|tower-sessions) PORT --bench");
+        eprintln!(
+            "usage: server (axum|session-kit|tower-sessions|session-kit-cookie) PORT --bench"
+        );
         return std::process::ExitCode::FAILURE;
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -82,11 +82,11 @@ pub use session_derive::Session;
 
 // The chosen surface, named one by one, so nothing reaches users by accident.
 pub use session_runtime::{
-    store, time, ConfigError, CookieSecurity, IdGenerationError, IntoDuration, Key, KeyError,
-    MissingSessionLayer, ResponseFuture, SameSite, SaveError, Session, SessionAlreadyExtracted,
-    SessionData, SessionHandle, SessionId, SessionKey, SessionLayer, SessionLayerBuilder,
-    SessionRejection, SessionService, SessionStore, SessionUnavailable, StoreConfigError,
-    StoreError, StoreErrorKind, MIN_SECRET_LEN,
+    store, time, ConfigError, CookieSecurity, CookieStore, CookieTooLarge, IdGenerationError,
+    IntoDuration, Key, KeyError, MissingSessionLayer, ResponseFuture, SameSite, SaveError, Session,
+    SessionAlreadyExtracted, SessionData, SessionHandle, SessionId, SessionKey, SessionLayer,
+    SessionLayerBuilder, SessionRejection, SessionService, SessionStore, SessionUnavailable,
+    StoreConfigError, StoreError, StoreErrorKind, MIN_SECRET_LEN,
 };
 
 pub use session_runtime::{UserSession, UserSessions};

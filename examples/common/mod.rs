@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::Router;
-use session_kit::{Key, MemoryStore, SessionLayer, SessionLayerBuilder, SessionStore};
+use session_kit::{CookieStore, Key, MemoryStore, SessionLayer, SessionLayerBuilder, SessionStore};
 use tracing_subscriber::EnvFilter;
 
 /// A configuration the example cannot start with.
@@ -41,7 +41,7 @@ impl fmt::Display for ConfigError {
             Self::Secret(err) => write!(f, "SESSION_SECRET: {err}"),
             Self::StoreNotBuilt(name) => write!(
                 f,
-                "SESSION_STORE: the {name} store is not built yet; use `memory` (the default)"
+                "SESSION_STORE: the {name} store is not built yet; use `memory` (the default) or `cookie`"
             ),
             #[cfg(not(feature = "redis-tls"))]
             Self::FeatureOff { store, feature } => write!(
@@ -111,7 +111,8 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
     let store = store.trim();
     let builder = match store {
         "" | "memory" => builder(MemoryStore::new(), keys),
-        "cookie" => return Err(ConfigError::StoreNotBuilt("cookie")),
+        // The whole session in the cookie, encrypted; no server state.
+        "cookie" => builder(CookieStore::new(), keys),
         // TLS (`rediss://`, `rediss+cluster://`) needs the `redis-tls`
         // feature; the redis crate's `#insecure` fragment (a self-signed
         // certificate in development) needs `redis-tls-insecure`, and

@@ -34,8 +34,9 @@ mod users;
 pub use self::cookie::CookieSecurity;
 pub use self::derive_support::SessionData;
 pub use self::error::{
-    ConfigError, IdGenerationError, MissingSessionLayer, SaveError, SessionAlreadyExtracted,
-    SessionRejection, SessionUnavailable, StoreConfigError, StoreError, StoreErrorKind,
+    ConfigError, CookieTooLarge, IdGenerationError, MissingSessionLayer, SaveError,
+    SessionAlreadyExtracted, SessionRejection, SessionUnavailable, StoreConfigError, StoreError,
+    StoreErrorKind,
 };
 pub use self::expiry::IntoDuration;
 pub use self::extract::{Session, SessionHandle};
@@ -45,7 +46,7 @@ pub use self::layer::{SessionLayer, SessionLayerBuilder};
 pub use self::service::{ResponseFuture, SessionService};
 #[cfg(feature = "memory")]
 pub use self::store::MemoryStore;
-pub use self::store::SessionStore;
+pub use self::store::{CookieStore, SessionStore};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::store::{RedisStore, RedisStoreBuilder};

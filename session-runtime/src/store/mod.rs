@@ -51,7 +51,10 @@
 //!    [`delete_user_sessions`](SessionStore::delete_user_sessions), whose
 //!    defaults answer [`StoreErrorKind::Unsupported`]: today only
 //!    `MemoryStore` has it (the Redis store answers `Unsupported` for now),
-//!    checked by `user_index_conformance_tests!`.
+//!    checked by `user_index_conformance_tests!`. A store that wraps another
+//!    (to count or log its calls) forwards
+//!    [`cookie_payload`](SessionStore::cookie_payload), so that a wrapped
+//!    [`CookieStore`] still keeps its sessions in the cookie.
 //! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
 //!    the driver's error as source; configuration mistakes as
 //!    [`StoreConfigError`], when the store is built.
@@ -65,6 +68,7 @@
 //! and a branch in the examples' `SESSION_STORE` parser; CONTRIBUTING.md
 //! lists the files.
 
+mod cookie;
 mod dyn_store;
 #[cfg(feature = "memory")]
 mod memory;
@@ -73,6 +77,8 @@ mod millis;
 pub mod redis;
 
 pub(crate) use self::dyn_store::DynStore;
+
+pub use self::cookie::{CookiePayload, CookieStore, COOKIE_SIZE_LIMIT};
 
 #[cfg(feature = "memory")]
 pub use self::memory::MemoryStore;
@@ -565,6 +571,25 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
                 "this store keeps no per-user index",
             ))
         }
+    }
+
+    /// Whether this store keeps each session's data in the cookie itself
+    /// rather than behind a key, and how the cookie protects it.
+    ///
+    /// `None`, the default, for every store that keeps sessions on the
+    /// server. Only [`CookieStore`] answers `Some`; the layer asks once, when
+    /// it is built, and from then on reads and writes those sessions in the
+    /// cookie without calling the store's other methods. A store that wraps
+    /// another (to count or log its calls) forwards the inner store's answer.
+    ///
+    /// ```
+    /// use session_runtime::store::{CookieStore, MemoryStore, SessionStore};
+    ///
+    /// assert!(MemoryStore::new().cookie_payload().is_none());
+    /// assert!(CookieStore::new().cookie_payload().is_some());
+    /// ```
+    fn cookie_payload(&self) -> Option<CookiePayload> {
+        None
     }
 }
 
