@@ -45,8 +45,7 @@ async fn a_row_is_the_digest_a_jsonb_object_of_json_texts_and_a_timestamptz() {
         .expect("the row");
     assert_eq!(id, key.as_bytes(), "the digest, never the ID");
     assert_eq!(
-        fields,
-        r#"{"visits.n": "1", "cart.items": "[\"apple\", 1.50]"}"#,
+        fields, r#"{"visits.n": "1", "cart.items": "[\"apple\", 1.50]"}"#,
         "each value's JSON text, kept as a string"
     );
     assert_eq!(expires, expires_at, "to the microsecond");
@@ -115,7 +114,11 @@ async fn expiry_and_the_sweep_are_right_whatever_the_connections_time_zone() {
         let soon_at = soon_at
             .replace_microsecond(soon_at.microsecond())
             .expect("microseconds");
-        for (key, at) in [(&expired, ago(60)), (&soon, soon_at), (&later, in_an_hour())] {
+        for (key, at) in [
+            (&expired, ago(60)),
+            (&soon, soon_at),
+            (&later, in_an_hour()),
+        ] {
             store
                 .create(key, &ChangeSet::new(at).set("a.x", "1"))
                 .await
@@ -175,7 +178,10 @@ async fn a_server_that_is_not_there_fails_to_connect_within_the_acquire_timeout(
         "{err}: {:?}",
         err.kind()
     );
-    assert!(std::error::Error::source(&err).is_some(), "the cause is kept");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the cause is kept"
+    );
 }
 
 #[tokio::test]

@@ -20,6 +20,8 @@ use session_kit::store::{ChangeSet, Increment, SessionStore, SweepExpired, Write
 use session_kit::{SessionId, SessionKey};
 use time::{Duration, OffsetDateTime};
 
+// The server-backed harnesses skip loudly through it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::common;
 
 /// A name no other test, or run, uses: `sk_<pid>_<n>_<nanos>`, a plain
@@ -51,7 +53,9 @@ pub(crate) trait Harness: Sized + Send + Sync + 'static {
     fn sweeping(&self, every: StdDuration) -> impl Future<Output = Self::Store> + Send;
 
     /// Runs the store's `migrate`.
-    fn migrate(store: &Self::Store) -> impl Future<Output = Result<(), session_kit::StoreError>> + Send;
+    fn migrate(
+        store: &Self::Store,
+    ) -> impl Future<Output = Result<(), session_kit::StoreError>> + Send;
 
     /// How many rows the table holds, expired ones included.
     fn rows(&self) -> impl Future<Output = i64> + Send;
@@ -124,7 +128,10 @@ pub(crate) async fn logs_of<F: Future>(f: F) -> (F::Output, String) {
     struct Buffer(Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Buffer {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("the log buffer").extend_from_slice(buf);
+            self.0
+                .lock()
+                .expect("the log buffer")
+                .extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -446,7 +453,9 @@ pub(crate) async fn two_creates_racing_on_one_key_cannot_both_win<H: Harness>() 
 }
 
 pub(crate) async fn concurrent_migrations_of_one_table_all_succeed_once<H: Harness>() {
-    let Some(h) = H::open_unmigrated().await else { return };
+    let Some(h) = H::open_unmigrated().await else {
+        return;
+    };
     let mut stores = vec![h.store()];
     for _ in 0..7 {
         stores.push(h.another().await);
@@ -456,7 +465,11 @@ pub(crate) async fn concurrent_migrations_of_one_table_all_succeed_once<H: Harne
     for result in results {
         result.expect("every migration succeeds");
     }
-    assert_eq!(h.versions().await, vec![1], "each step ran and was recorded once");
+    assert_eq!(
+        h.versions().await,
+        vec![1],
+        "each step ran and was recorded once"
+    );
     H::migrate(&stores[3]).await.expect("migrating again");
     assert_eq!(h.versions().await, vec![1]);
     let key = key();
@@ -480,7 +493,10 @@ pub(crate) async fn a_session_expiring_between_load_and_save_is_neither_revived_
         .create(&key, &ChangeSet::new(soon).set("a.x", "1"))
         .await
         .expect("create");
-    assert!(store.load(&key).await.expect("load").is_some(), "live at load");
+    assert!(
+        store.load(&key).await.expect("load").is_some(),
+        "live at load"
+    );
     tokio::time::sleep(StdDuration::from_millis(2000)).await;
     // The request's save arrives after the expiry: it is refused out loud
     // (the layer logs it and drops the change), not applied to a dead row.
@@ -496,7 +512,10 @@ pub(crate) async fn a_session_expiring_between_load_and_save_is_neither_revived_
         WriteOutcome::NotLive
     );
     assert_eq!(
-        store.regenerate(&key, &self::key(), &late).await.expect("regenerate"),
+        store
+            .regenerate(&key, &self::key(), &late)
+            .await
+            .expect("regenerate"),
         WriteOutcome::NotLive
     );
     assert_eq!(store.load(&key).await.expect("load"), None, "not revived");
@@ -547,7 +566,11 @@ pub(crate) async fn create_replaces_an_expired_row_but_never_a_live_one<H: Harne
         ),
         "{a:?} {b:?}"
     );
-    let winner = if a == WriteOutcome::Applied { "\"a\"" } else { "\"b\"" };
+    let winner = if a == WriteOutcome::Applied {
+        "\"a\""
+    } else {
+        "\"b\""
+    };
     let record = store.load(&key).await.expect("load").expect("live");
     assert_eq!(record.get("a.x"), Some(winner));
     assert_eq!(h.rows().await, 1);
@@ -568,12 +591,19 @@ pub(crate) async fn regenerate_onto_an_expired_rows_key_takes_it<H: Harness>() {
         .expect("create");
     let changes = ChangeSet::new(in_an_hour()).set("a.user", "\"ada\"");
     assert_eq!(
-        store.regenerate(&old, &new, &changes).await.expect("regenerate"),
+        store
+            .regenerate(&old, &new, &changes)
+            .await
+            .expect("regenerate"),
         WriteOutcome::Applied
     );
     assert_eq!(store.load(&old).await.expect("load"), None);
     let record = store.load(&new).await.expect("load").expect("live");
-    assert_eq!(record.get("a.x"), Some("1"), "the moved data, not the stale row's");
+    assert_eq!(
+        record.get("a.x"),
+        Some("1"),
+        "the moved data, not the stale row's"
+    );
     assert_eq!(record.get("a.user"), Some("\"ada\""));
     assert_eq!(h.rows().await, 1);
     h.close().await;
@@ -972,11 +1002,7 @@ pub(crate) mod lite {
         }
 
         async fn teardown(store: SqliteStore) {
-            let path = store
-                .pool()
-                .connect_options()
-                .get_filename()
-                .to_path_buf();
+            let path = store.pool().connect_options().get_filename().to_path_buf();
             store.pool().close().await;
             remove(&path);
         }

@@ -105,9 +105,7 @@ impl Table {
         let plain = |part: &str| {
             !part.is_empty()
                 && part.len() <= MAX_IDENTIFIER
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 && !part.as_bytes()[0].is_ascii_digit()
         };
         if !plain(table) || !schema.is_none_or(plain) {
@@ -238,13 +236,10 @@ pub(crate) fn step_digest(step: &Step) -> String {
         hasher.update(statement.as_bytes());
         hasher.update([0]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .fold(String::new(), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    hasher.finalize().iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 // ------------------------------------------------------------- documents
@@ -338,7 +333,10 @@ impl<'de> serde::Deserialize<'de> for Fields {
                 f.write_str("a JSON object of session fields")
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
                 let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
                     let text = match value {
@@ -573,7 +571,10 @@ mod tests {
             t.sibling(VERSIONS_SUFFIX, '`'),
             "`app`.`sessions_migrations`"
         );
-        assert_eq!(t.derived(EXPIRES_INDEX_SUFFIX, '"'), "\"sessions_expires_at\"");
+        assert_eq!(
+            t.derived(EXPIRES_INDEX_SUFFIX, '"'),
+            "\"sessions_expires_at\""
+        );
         let long = "a".repeat(63);
         let derived = derived_name(&long, VERSIONS_SUFFIX);
         assert_eq!(derived.len(), 63);
@@ -608,8 +609,7 @@ mod tests {
             merge_patch(&changes).as_deref(),
             Some(r#"{"a.x":"[1]","a.y":null}"#)
         );
-        let only_counter =
-            ChangeSet::new(time::OffsetDateTime::UNIX_EPOCH).increment("a.n", 1, 0);
+        let only_counter = ChangeSet::new(time::OffsetDateTime::UNIX_EPOCH).increment("a.n", 1, 0);
         assert_eq!(merge_patch(&only_counter), None);
     }
 
@@ -643,7 +643,10 @@ mod tests {
         assert_eq!(pending(&STEPS, 0).len(), 2);
         assert_eq!(pending(&STEPS, 1)[0].version, 2);
         assert!(pending(&STEPS, 2).is_empty());
-        assert!(pending(&STEPS, 7).is_empty(), "a newer schema than this build");
+        assert!(
+            pending(&STEPS, 7).is_empty(),
+            "a newer schema than this build"
+        );
     }
 
     #[test]
@@ -651,7 +654,10 @@ mod tests {
         let every = Duration::from_secs(100);
         for _ in 0..100 {
             let d = jittered(every);
-            assert!(d >= Duration::from_secs(80) && d <= Duration::from_secs(120), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(80) && d <= Duration::from_secs(120),
+                "{d:?}"
+            );
         }
         assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
     }

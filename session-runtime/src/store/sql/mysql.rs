@@ -38,7 +38,9 @@
 //! from the bound name (`CONCAT('$.', JSON_QUOTE(?))`, so a name holding
 //! `.`, `"` or `\` is one key), checks it with a regular expression that
 //! accepts exactly the integers of `i64` (with the white space of Rust's
-//! `str::trim`), adds in `DECIMAL` and clamps to the bounds of `i64`. The
+//! `str::trim`), adds in `DECIMAL` and clamps to the bounds of `i64`.
+//! (`NULLIF(.., '')` evens out `REGEXP_SUBSTR`, which answers `NULL` for no
+//! match in MySQL and `''` in MariaDB.) The
 //! connection must report matched rows, not changed ones (sqlx asks for
 //! `CLIENT_FOUND_ROWS`), so that a save that changes nothing still counts
 //! as applied.
@@ -70,8 +72,8 @@ use sqlx::{Connection as _, Row as _};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{
-    corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending,
-    render, timed, Settings, Step, Sweeper, Table, WHITESPACE,
+    corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending, render,
+    timed, Settings, Step, Sweeper, Table, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -207,8 +209,8 @@ fn save_statement<'a>(
                 args.push(Arg::Int(inc.delta));
                 let _ = write!(
                     sql,
-                    "?, CAST(LEAST(GREATEST(COALESCE(CAST(REGEXP_SUBSTR(REGEXP_SUBSTR(\
-                     JSON_UNQUOTE(JSON_EXTRACT(fields, CONCAT('$.', JSON_QUOTE(?)))), '{}'), \
+                    "?, CAST(LEAST(GREATEST(COALESCE(CAST(REGEXP_SUBSTR(NULLIF(REGEXP_SUBSTR(\
+                     JSON_UNQUOTE(JSON_EXTRACT(fields, CONCAT('$.', JSON_QUOTE(?)))), '{}'), ''), \
                      '[+-]?[0-9]+') AS DECIMAL(65,0)), CAST(? AS DECIMAL(65,0))) \
                      + CAST(? AS DECIMAL(65,0)), -9223372036854775808), 9223372036854775807) AS CHAR)",
                     *INTEGER
@@ -460,7 +462,9 @@ impl MySqlStoreBuilder {
             .test_before_acquire(true)
             .connect_with(options);
         let pool = timed(
-            self.settings.acquire_timeout.max(self.settings.operation_timeout),
+            self.settings
+                .acquire_timeout
+                .max(self.settings.operation_timeout),
             "cannot connect to MySQL",
             database_kind,
             connecting,
@@ -635,9 +639,11 @@ impl MySqlStore {
     }
 
     fn start_sweeper(&self) {
-        self.inner.sweeper.start(&self.inner, |inner, batch| async move {
-            MySqlStore { inner }.sweep_expired(batch).await
-        });
+        self.inner
+            .sweeper
+            .start(&self.inner, |inner, batch| async move {
+                MySqlStore { inner }.sweep_expired(batch).await
+            });
     }
 
     async fn run_save(
@@ -698,11 +704,16 @@ async fn migrate_in(conn: &mut MySqlConnection, table: &Table) -> Result<(), Sto
         table,
         QUOTE,
     );
-    sqlx::query(&versions).persistent(false)
+    sqlx::query(&versions)
+        .persistent(false)
         .execute(&mut *conn)
         .await
         .map_err(fail("cannot create the migrations table"))?;
-    let read = render("SELECT CAST(MAX(version) AS SIGNED) FROM {versions}", table, QUOTE);
+    let read = render(
+        "SELECT CAST(MAX(version) AS SIGNED) FROM {versions}",
+        table,
+        QUOTE,
+    );
     let current: Option<i64> = sqlx::query_scalar(&read)
         .fetch_one(&mut *conn)
         .await
@@ -715,7 +726,8 @@ async fn migrate_in(conn: &mut MySqlConnection, table: &Table) -> Result<(), Sto
     for step in pending(&STEPS, current.unwrap_or(0)) {
         for statement in step.statements {
             let statement = render(statement, table, QUOTE);
-            sqlx::query(&statement).persistent(false)
+            sqlx::query(&statement)
+                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(fail("a migration step failed"))?;
@@ -754,9 +766,11 @@ impl SessionStore for MySqlStore {
         )
         .await?;
         let Some(row) = row else { return Ok(None) };
+        // As bytes: a `_bin` collation makes the driver see a `BLOB`.
         let decoded = row
-            .try_get::<String, _>(0)
+            .try_get::<Vec<u8>, _>(0)
             .map_err(|err| Box::new(err) as Box<dyn std::error::Error>)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(Into::into))
             .and_then(|text| decode_fields(&text).map_err(Into::into))
             .and_then(|fields| {
                 let expires_at = row.try_get::<PrimitiveDateTime, _>(1)?;
@@ -823,10 +837,9 @@ impl SessionStore for MySqlStore {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let rows = self
-            .run_save(key, None, changes)
-            .await?
-            .map_err(|err| super::store_error("cannot save the session to MySQL", err, database_kind))?;
+        let rows = self.run_save(key, None, changes).await?.map_err(|err| {
+            super::store_error("cannot save the session to MySQL", err, database_kind)
+        })?;
         Ok(outcome(rows))
     }
 
@@ -954,9 +967,20 @@ mod tests {
             .remove("a.y")
             .increment("a.n", 1, 0);
         let (sql, args) = save_statement(&table, &all, None);
-        assert!(sql.starts_with("UPDATE `sessions` SET fields = JSON_MERGE_PATCH(fields, ?, JSON_OBJECT(?, "), "{sql}");
+        assert!(
+            sql.starts_with(
+                "UPDATE `sessions` SET fields = JSON_MERGE_PATCH(fields, ?, JSON_OBJECT(?, "
+            ),
+            "{sql}"
+        );
         assert_eq!(args.len(), 5);
-        assert!(!sql.contains("a.x") && !sql.contains("a.n"), "names are bound, never spliced");
-        assert!(!sql.contains('\\'), "no backslash for NO_BACKSLASH_ESCAPES to change");
+        assert!(
+            !sql.contains("a.x") && !sql.contains("a.n"),
+            "names are bound, never spliced"
+        );
+        assert!(
+            !sql.contains('\\'),
+            "no backslash for NO_BACKSLASH_ESCAPES to change"
+        );
     }
 }

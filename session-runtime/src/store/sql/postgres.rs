@@ -62,8 +62,8 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::{
-    corrupt_row, decode_fields, fields_document, is_unique_violation, pending,
-    render, timed, Settings, Step, Sweeper, Table, WHITESPACE,
+    corrupt_row, decode_fields, fields_document, is_unique_violation, pending, render, timed,
+    Settings, Step, Sweeper, Table, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -108,9 +108,7 @@ impl Statements {
                  ON CONFLICT (id) DO UPDATE SET fields = EXCLUDED.fields, \
                  expires_at = EXCLUDED.expires_at WHERE s.expires_at <= now()"
             ),
-            touch: format!(
-                "UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > now()"
-            ),
+            touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > now()"),
             delete: format!("DELETE FROM {t} WHERE id = $1"),
             free: format!("DELETE FROM {t} WHERE id = $1 AND expires_at <= now()"),
             sweep: format!(
@@ -412,7 +410,8 @@ impl PostgresStoreBuilder {
     pub async fn connect(self, url: &str) -> Result<PostgresStore, StoreError> {
         let table = Table::parse(&self.settings.table, true)?;
         let options = PgConnectOptions::from_str(url).map_err(|err| {
-            StoreError::new("the PostgreSQL URL is not valid", err).with_kind(StoreErrorKind::Config)
+            StoreError::new("the PostgreSQL URL is not valid", err)
+                .with_kind(StoreErrorKind::Config)
         })?;
         let connecting = PgPoolOptions::new()
             .max_connections(self.settings.max_connections)
@@ -420,7 +419,9 @@ impl PostgresStoreBuilder {
             .test_before_acquire(true)
             .connect_with(options);
         let pool = timed(
-            self.settings.acquire_timeout.max(self.settings.operation_timeout),
+            self.settings
+                .acquire_timeout
+                .max(self.settings.operation_timeout),
             "cannot connect to PostgreSQL",
             database_kind,
             connecting,
@@ -573,9 +574,11 @@ impl PostgresStore {
     }
 
     fn start_sweeper(&self) {
-        self.inner.sweeper.start(&self.inner, |inner, batch| async move {
-            PostgresStore { inner }.sweep_expired(batch).await
-        });
+        self.inner
+            .sweeper
+            .start(&self.inner, |inner, batch| async move {
+                PostgresStore { inner }.sweep_expired(batch).await
+            });
     }
 
     async fn run_save(
@@ -613,7 +616,10 @@ impl PostgresStore {
         query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
     ) -> Result<u64, StoreError> {
         timed(self.inner.timeout, context, database_kind, async {
-            query.execute(&self.inner.pool).await.map(|r| r.rows_affected())
+            query
+                .execute(&self.inner.pool)
+                .await
+                .map(|r| r.rows_affected())
         })
         .await
     }
@@ -637,7 +643,8 @@ async fn migrate_in(conn: &mut PgConnection, table: &Table) -> Result<(), StoreE
         table,
         QUOTE,
     );
-    sqlx::query(&versions).persistent(false)
+    sqlx::query(&versions)
+        .persistent(false)
         .execute(&mut *conn)
         .await
         .map_err(fail("cannot create the migrations table"))?;
@@ -650,7 +657,8 @@ async fn migrate_in(conn: &mut PgConnection, table: &Table) -> Result<(), StoreE
     for step in pending(&STEPS, current.unwrap_or(0)) {
         for statement in step.statements {
             let statement = render(statement, table, QUOTE);
-            sqlx::query(&statement).persistent(false)
+            sqlx::query(&statement)
+                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(fail("a migration step failed"))?;
@@ -760,7 +768,11 @@ impl SessionStore for PostgresStore {
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
         let fail = |err| {
-            super::store_error("cannot regenerate the session in PostgreSQL", err, database_kind)
+            super::store_error(
+                "cannot regenerate the session in PostgreSQL",
+                err,
+                database_kind,
+            )
         };
         // One `UPDATE` moves the row to its new key with the changes
         // applied: one statement, one transaction. A row already under the
@@ -846,8 +858,14 @@ mod tests {
             .remove("a.y")
             .increment("a.n", 1, 0);
         let (sql, args) = save_statement(&table, &all, None);
-        assert!(sql.contains("((fields || $3::jsonb) - $4::text[]) || jsonb_build_object($5::text"), "{sql}");
+        assert!(
+            sql.contains("((fields || $3::jsonb) - $4::text[]) || jsonb_build_object($5::text"),
+            "{sql}"
+        );
         assert_eq!(args.len(), 5);
-        assert!(!sql.contains("a.x") && !sql.contains("a.y") && !sql.contains("a.n"), "names are bound, never spliced");
+        assert!(
+            !sql.contains("a.x") && !sql.contains("a.y") && !sql.contains("a.n"),
+            "names are bound, never spliced"
+        );
     }
 }

@@ -62,8 +62,8 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::{
-    corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending,
-    render, timed, Settings, Step, Sweeper, Table, WHITESPACE,
+    corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending, render,
+    timed, Settings, Step, Sweeper, Table, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -414,7 +414,8 @@ impl SqliteStoreBuilder {
         let table = Table::parse(&self.settings.table, false)?;
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|err| {
-                StoreError::new("the SQLite URL is not valid", err).with_kind(StoreErrorKind::Config)
+                StoreError::new("the SQLite URL is not valid", err)
+                    .with_kind(StoreErrorKind::Config)
             })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -425,7 +426,9 @@ impl SqliteStoreBuilder {
             .acquire_timeout(self.settings.acquire_timeout)
             .connect_with(options);
         let pool = timed(
-            self.settings.acquire_timeout.max(self.settings.operation_timeout),
+            self.settings
+                .acquire_timeout
+                .max(self.settings.operation_timeout),
             "cannot open the SQLite database",
             database_kind,
             connecting,
@@ -590,9 +593,11 @@ impl SqliteStore {
     }
 
     fn start_sweeper(&self) {
-        self.inner.sweeper.start(&self.inner, |inner, batch| async move {
-            SqliteStore { inner }.sweep_expired(batch).await
-        });
+        self.inner
+            .sweeper
+            .start(&self.inner, |inner, batch| async move {
+                SqliteStore { inner }.sweep_expired(batch).await
+            });
     }
 
     async fn run_save(
@@ -648,7 +653,8 @@ async fn migrate_in(conn: &mut SqliteConnection, table: &Table) -> Result<(), St
         table,
         QUOTE,
     );
-    sqlx::query(&versions).persistent(false)
+    sqlx::query(&versions)
+        .persistent(false)
         .execute(&mut *conn)
         .await
         .map_err(fail("cannot create the migrations table"))?;
@@ -665,7 +671,8 @@ async fn migrate_in(conn: &mut SqliteConnection, table: &Table) -> Result<(), St
     for step in pending(&STEPS, current.unwrap_or(0)) {
         for statement in step.statements {
             let statement = render(statement, table, QUOTE);
-            sqlx::query(&statement).persistent(false)
+            sqlx::query(&statement)
+                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(fail("a migration step failed"))?;
@@ -753,10 +760,9 @@ impl SessionStore for SqliteStore {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let rows = self
-            .run_save(key, None, changes)
-            .await?
-            .map_err(|err| super::store_error("cannot save the session to SQLite", err, database_kind))?;
+        let rows = self.run_save(key, None, changes).await?.map_err(|err| {
+            super::store_error("cannot save the session to SQLite", err, database_kind)
+        })?;
         Ok(outcome(rows))
     }
 
@@ -857,7 +863,11 @@ mod tests {
         let at = OffsetDateTime::from_unix_timestamp(4_102_444_800).unwrap(); // 2100-01-01
         assert_eq!(millis(at), 4_102_444_800_000);
         assert_eq!(from_millis(millis(at)), Some(at));
-        assert_eq!(from_millis(i64::MAX), None, "out of range is refused, not a panic");
+        assert_eq!(
+            from_millis(i64::MAX),
+            None,
+            "out of range is refused, not a panic"
+        );
     }
 
     #[test]
@@ -878,6 +888,9 @@ mod tests {
         let (sql, args) = save_statement(&table, &all, None);
         assert!(sql.starts_with("UPDATE \"sessions\" SET fields = json_patch(json_patch(fields, ?4), json_object(?5, "), "{sql}");
         assert_eq!(args.len(), 4);
-        assert!(!sql.contains("a.x") && !sql.contains("a.n"), "names are bound, never spliced");
+        assert!(
+            !sql.contains("a.x") && !sql.contains("a.n"),
+            "names are bound, never spliced"
+        );
     }
 }
