@@ -62,12 +62,9 @@ fn an_unknown_store_exits_non_zero_with_a_clear_message() {
 
 #[test]
 fn a_store_not_built_yet_exits_non_zero_and_says_so() {
-    for store in [
-        "cookie",
-        "postgres://localhost/test",
-        "mysql://root@localhost/test",
-        "sqlite://sessions.db",
-    ] {
+    // The SQL stores are built now; `sql_examples.rs` runs them, and checks
+    // what a build without their features says.
+    for store in ["cookie"] {
         fails_with(
             "shop",
             &[("SESSION_SECRET", SECRET), ("SESSION_STORE", store)],

@@ -155,6 +155,8 @@ pub(crate) async fn logs_of<F: Future>(f: F) -> (F::Output, String) {
 // ------------------------------------------------------------ the checks
 
 /// `sql_store_tests!(Harness)`: every store-level check below, as tests.
+// Only the store-level test files call it; the HTTP ones share this module.
+#[allow(unused_macros)]
 macro_rules! sql_store_tests {
     ($harness:ty) => {
         $crate::sql_common::sql_store_tests!(@each $harness,
@@ -181,6 +183,8 @@ macro_rules! sql_store_tests {
         )*
     };
 }
+// As above: unused by the files that do not call it.
+#[allow(unused_imports)]
 pub(crate) use sql_store_tests;
 
 /// The texts a stored counter may hold, read as `Increment::apply_to`
