@@ -488,7 +488,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
 /// the contract): sweeping only reclaims their space.
 ///
 /// ```
-/// use session_runtime::store::{SessionStore, SweepExpired};
+/// use session_runtime::store::SweepExpired;
 ///
 /// /// Sweeps a store until nothing expired is left, a batch at a time.
 /// async fn sweep_all<S: SweepExpired>(store: &S) -> Result<u64, session_runtime::StoreError> {
