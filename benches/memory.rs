@@ -76,7 +76,7 @@ fn session_kit(rt: &tokio::runtime::Runtime) -> Measure {
         .collect();
     let expires_at = OffsetDateTime::now_utc() + Duration::hours(24);
     let (measure, store) = Measure::around(|| {
-        let store = MemoryStore::new();
+        let store = MemoryStore::unbounded();
         rt.block_on(async {
             for key in &keys {
                 // What `visits.page_views += 1` on a new session creates.

@@ -79,7 +79,34 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use session_derive::Session;
-pub use session_runtime::*;
+
+// The chosen surface, named one by one, so nothing reaches users by accident.
+pub use session_runtime::{
+    store, time, ConfigError, CookieSecurity, IdGenerationError, IntoDuration, Key, KeyError,
+    MissingSessionLayer, ResponseFuture, SameSite, SaveError, Session, SessionAlreadyExtracted,
+    SessionData, SessionHandle, SessionId, SessionKey, SessionLayer, SessionLayerBuilder,
+    SessionRejection, SessionService, SessionStore, SessionUnavailable, StoreConfigError,
+    StoreError, StoreErrorKind, MIN_SECRET_LEN,
+};
+
+#[cfg(feature = "memory")]
+pub use session_runtime::MemoryStore;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use session_runtime::{store_conformance_tests, testing};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use session_runtime::{RedisStore, RedisStoreBuilder};
+
+/// What `#[derive(Session)]` expands to refers to (as `::session_kit::__private`);
+/// not a public API, and it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use session_runtime::__private::{
+        default_fn, default_of, diff_counter, diff_field, inventory, load_counter, load_field,
+        Counter, DefaultFn, Diff, FieldDefault, Fields, NamespaceEntry, SessionData, Storable,
+    };
+}
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

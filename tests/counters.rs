@@ -138,7 +138,7 @@ async fn a_stored_sum_outside_the_field_type_saturates_at_its_bounds() {
     let (server, store) = start().await;
     let cookie = new_session(&server).await;
     let value = cookie.trim_start_matches("sid=");
-    let key = SessionId::parse(&value[value.len() - 32..])
+    let key = SessionId::parse(&value[..32])
         .expect("the cookie ends with the ID")
         .key();
     let far = OffsetDateTime::now_utc() + time::Duration::hours(1);

@@ -40,3 +40,29 @@ fn two_structs_with_one_namespace_fail_at_start_up() {
 fn session_layer_new_panics_at_start_up_on_the_clash() {
     let _ = SessionLayer::new(MemoryStore::new(), Key::generate());
 }
+
+#[test]
+fn session_layer_new_panics_at_the_callers_line() {
+    use std::sync::{Arc, Mutex};
+    let location: Arc<Mutex<Option<(String, u32)>>> = Arc::default();
+    let seen = location.clone();
+    let this_test = std::thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // Other tests run (and panic) on other threads at the same time.
+        if std::thread::current().id() != this_test {
+            return;
+        }
+        if let Some(at) = info.location() {
+            *seen.lock().unwrap() = Some((at.file().to_owned(), at.line()));
+        }
+    }));
+    let new = || SessionLayer::new(MemoryStore::new(), Key::generate());
+    let line = line!() - 1;
+    let result = std::panic::catch_unwind(new);
+    std::panic::set_hook(previous);
+    assert!(result.is_err(), "the clash panics");
+    let (file, at) = location.lock().unwrap().clone().expect("a panic location");
+    assert!(file.ends_with("duplicate_namespace.rs"), "{file}");
+    assert_eq!(at, line, "the panic points at the call, not at the library");
+}

@@ -243,7 +243,9 @@ async fn a_key_prefix_with_a_brace_is_refused() {
         .connect()
         .await;
     let err = result.expect_err("a brace would change the hash tag");
-    assert!(err.to_string().contains("must not contain"), "{err}");
+    assert_eq!(err.kind(), session_kit::StoreErrorKind::Config);
+    let cause = std::error::Error::source(&err).expect("the configuration error");
+    assert!(cause.to_string().contains("`{` or `}`"), "{cause}");
 }
 
 #[tokio::test]

@@ -195,7 +195,7 @@ struct Reply {
 
 fn id_of(cookie: &str) -> SessionId {
     let value = cookie.trim_start_matches("sid=");
-    SessionId::parse(&value[value.len() - 32..]).expect("a signed cookie ends with the ID")
+    SessionId::parse(&value[..32]).expect("a signed cookie starts with the ID")
 }
 
 /// 1. A route that extracts no session does no store I/O, cookie or not.

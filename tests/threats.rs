@@ -122,7 +122,7 @@ async fn a_leaked_store_dump_and_the_key_together_give_no_usable_cookie() {
         .cookies_for(&server.url("/"))
         .expect("the victim's cookie");
     let value = cookie.trim_start_matches("sid=");
-    let id = SessionId::parse(&value[value.len() - 32..]).expect("a signed cookie ends in its ID");
+    let id = SessionId::parse(&value[..32]).expect("a signed cookie starts with its ID");
     let dumped = id.key();
     // Every ID-shaped text an attacker could make of it, signed with the
     // real key.

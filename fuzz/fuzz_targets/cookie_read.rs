@@ -1,8 +1,9 @@
 //! Fuzzes the session cookie decoding path: the input is one `Cookie` header
 //! per line, read by a signed and a private codec with fixed keys.
 //!
-//! `\x01S` and `\x01P` in the input stand for valid signed and private cookie
-//! values, so the fuzzer also explores valid cookies among garbage. Without
+//! `\x01S`, `\x01L`, `\x01P` and `\x01Q` in the input stand for valid signed
+//! and private cookie values (in the current and the older format), so the
+//! fuzzer also explores valid cookies among garbage. Without
 //! one of them, finding a session would be a forgery: that is a crash too.
 #![no_main]
 

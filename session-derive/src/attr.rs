@@ -16,6 +16,8 @@ pub(crate) struct Attr<T> {
 #[derive(Default)]
 pub(crate) struct StructAttrs {
     pub(crate) namespace: Option<Attr<LitStr>>,
+    /// `crate = "path"`: where the facade is, for a renamed dependency.
+    pub(crate) krate: Option<Attr<Path>>,
 }
 
 /// `#[session(...)]` on a field.
@@ -131,11 +133,27 @@ pub(crate) fn struct_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> StructAttrs {
     for attr in session_attrs(cx, attrs, "`#[session(namespace = \"...\")]`") {
         let result = attr.parse_nested_meta(|meta| {
             let Some(name) = attr_name(&meta) else {
-                return Err(meta.error("unknown session attribute; expected `namespace = \"...\"`"));
+                return Err(meta.error(
+                    "unknown session attribute; expected `namespace = \"...\"` or `crate = \"...\"`",
+                ));
             };
             if name == "namespace" {
                 match string_value(&meta, &name, "cart") {
                     Ok(lit) => set_once(cx, &mut out.namespace, &name, lit),
+                    Err(err) => cx.push(err),
+                }
+                Ok(())
+            } else if name == "crate" {
+                match string_value(&meta, &name, "sessions").and_then(|lit| {
+                    lit.parse::<Path>().map_err(|_| {
+                        syn::Error::new_spanned(
+                            &lit,
+                            "`crate` takes the path of the session-kit crate as a string: write \
+                             `#[session(crate = \"sessions\")]` for a dependency renamed to `sessions`",
+                        )
+                    })
+                }) {
+                    Ok(path) => set_once(cx, &mut out.krate, &name, path),
                     Err(err) => cx.push(err),
                 }
                 Ok(())
@@ -145,7 +163,10 @@ pub(crate) fn struct_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> StructAttrs {
                 }
                 cx.error_spanned_by(
                     &name,
-                    format!("unknown session attribute `{name}`; expected `namespace = \"...\"`"),
+                    format!(
+                        "unknown session attribute `{name}`; expected `namespace = \"...\"` or \
+                         `crate = \"...\"`"
+                    ),
                 );
                 Ok(())
             }

@@ -18,37 +18,44 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     if let Some(cont) = &cont {
         valid::check(&mut cx, cont);
     }
+    let private = match cont.as_ref().and_then(|c| c.attrs.krate.as_ref()) {
+        Some(krate) => {
+            let path = &krate.value;
+            quote!(#path::__private)
+        }
+        None => quote!(::session_kit::__private),
+    };
     match (cx.check(), cont) {
-        (Ok(()), Some(cont)) => expand(&cont),
+        (Ok(()), Some(cont)) => expand(&cont, &private),
         (Err(err), cont) => {
             let mut out = err.to_compile_error();
-            out.extend(stub(input));
+            out.extend(stub(input, &private));
             if let Some(cont) = &cont {
-                out.extend(check_field_types(cont));
+                out.extend(check_field_types(cont, &private));
             }
             out
         }
         // `from_ast` returns `None` only after recording an error.
-        (Ok(()), None) => stub(input),
+        (Ok(()), None) => stub(input, &private),
     }
 }
 
 /// An impl that stands in when the input has errors, so the user sees those
 /// errors and not a cascade of "`SessionData` is not implemented".
-fn stub(input: &DeriveInput) -> TokenStream {
+fn stub(input: &DeriveInput, private: &TokenStream) -> TokenStream {
     if !input.generics.params.is_empty() {
         return TokenStream::new();
     }
     let ident = &input.ident;
     quote! {
         #[automatically_derived]
-        impl ::session_kit::__private::SessionData for #ident {
+        impl #private::SessionData for #ident {
             const NAMESPACE: &'static str = "";
             type __Snapshot = ();
-            fn __load(_: &::session_kit::__private::Fields<'_>) -> (Self, ()) {
+            fn __load(_: &#private::Fields<'_>) -> (Self, ()) {
                 ::core::unreachable!()
             }
-            fn __diff(&self, _: &(), _: &mut ::session_kit::__private::Diff<'_>) {}
+            fn __diff(&self, _: &(), _: &mut #private::Diff<'_>) {}
         }
     }
 }
@@ -56,7 +63,7 @@ fn stub(input: &DeriveInput) -> TokenStream {
 /// When the struct has attribute errors, the bound checks of the fields whose
 /// own attributes are sound still run, so a field type that is not
 /// `Serialize` is reported in the same build as a misspelt attribute.
-fn check_field_types(cont: &Container<'_>) -> TokenStream {
+fn check_field_types(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     if !cont.original.generics.params.is_empty() {
         return TokenStream::new();
     }
@@ -68,7 +75,15 @@ fn check_field_types(cont: &Container<'_>) -> TokenStream {
         .map(|(index, field)| {
             let var = format_ident!("__field{}", index);
             let loaded = format_ident!("__loaded{}", index);
-            let code = field_code(field, &var, &loaded, "", quote!(&#var), quote!(&#loaded));
+            let code = field_code(
+                private,
+                field,
+                &var,
+                &loaded,
+                "",
+                quote!(&#var),
+                quote!(&#loaded),
+            );
             let diff = code.diff;
             let load = code.load;
             quote! { #load #diff }
@@ -78,8 +93,8 @@ fn check_field_types(cont: &Container<'_>) -> TokenStream {
             // Never called: it only makes rustc check each field's bounds.
             #[allow(dead_code)]
             fn __check_field_types(
-                __fields: &::session_kit::__private::Fields<'_>,
-                __diff: &mut ::session_kit::__private::Diff<'_>,
+                __fields: &#private::Fields<'_>,
+                __diff: &mut #private::Diff<'_>,
             ) {
                 #(#checks)*
             }
@@ -89,16 +104,36 @@ fn check_field_types(cont: &Container<'_>) -> TokenStream {
 
 /// The expression that gives a field's default value: the `default = path`
 /// function, or `Default::default`, spanned on what the user wrote.
-fn default_expr(field: &Field<'_>) -> TokenStream {
+fn default_expr(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     let ty = field.ty();
     match field.default() {
-        Some(path) => quote_spanned! {path.span()=>
-            ::session_kit::__private::default_fn::<#ty, _>(#path)
-        },
-        None => quote_spanned! {ty.span()=>
-            ::session_kit::__private::default_of::<#ty>
-        },
+        Some(path) => {
+            let private = respan(private, path.span());
+            quote_spanned! {path.span()=>
+                #private::default_fn::<#ty, _>(#path)
+            }
+        }
+        None => {
+            let private = respan(private, ty.span());
+            quote_spanned! {ty.span()=>
+                #private::default_of::<#ty>
+            }
+        }
     }
+}
+
+/// The path to the facade's `__private`, with every token spanned at `span`,
+/// so that an unmet bound in code made with `quote_spanned!` points at the
+/// user's field, not at the derive.
+fn respan(private: &TokenStream, span: proc_macro2::Span) -> TokenStream {
+    private
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
+        })
+        .collect()
 }
 
 /// One field's share of the generated code.
@@ -115,6 +150,7 @@ struct FieldCode {
 /// The load and diff code of one field; `value` and `loaded_ref` are the
 /// expressions the diff reads the current value and the loaded count from.
 fn field_code(
+    private: &TokenStream,
     field: &Field<'_>,
     var: &Ident,
     loaded: &Ident,
@@ -123,11 +159,12 @@ fn field_code(
     loaded_ref: TokenStream,
 ) -> FieldCode {
     let ty = field.ty();
-    let default = default_expr(field);
+    let default = default_expr(private, field);
+    let private = &respan(private, ty.span());
     if field.is_skipped() {
         FieldCode {
             load: quote! {
-                let #var: #ty = ::session_kit::__private::DefaultFn::call(&#default);
+                let #var: #ty = #private::DefaultFn::call(&#default);
             },
             diff: TokenStream::new(),
             counter: false,
@@ -136,10 +173,10 @@ fn field_code(
         FieldCode {
             load: quote_spanned! {ty.span()=>
                 let (#var, #loaded) =
-                    ::session_kit::__private::load_counter::<#ty>(__fields, #key, #default);
+                    #private::load_counter::<#ty>(__fields, #key, #default);
             },
             diff: quote_spanned! {ty.span()=>
-                ::session_kit::__private::diff_counter::<#ty>(
+                #private::diff_counter::<#ty>(
                     #value, #loaded_ref, #key, #default, __diff,
                 );
             },
@@ -148,17 +185,17 @@ fn field_code(
     } else {
         FieldCode {
             load: quote_spanned! {ty.span()=>
-                let #var = ::session_kit::__private::load_field::<#ty>(__fields, #key, #default);
+                let #var = #private::load_field::<#ty>(__fields, #key, #default);
             },
             diff: quote_spanned! {ty.span()=>
-                ::session_kit::__private::diff_field::<#ty>(#value, #key, #default, __diff);
+                #private::diff_field::<#ty>(#value, #key, #default, __diff);
             },
             counter: false,
         }
     }
 }
 
-fn expand(cont: &Container<'_>) -> TokenStream {
+fn expand(cont: &Container<'_>, private: &TokenStream) -> TokenStream {
     let ident = cont.ident;
     let namespace = cont.namespace();
     let type_name = ident.unraw().to_string();
@@ -176,6 +213,7 @@ fn expand(cont: &Container<'_>) -> TokenStream {
         let key = format!("{namespace}.{}", field.name());
         let slot = syn::Index::from(snapshot_vars.len());
         let code = field_code(
+            private,
             field,
             &var,
             &loaded,
@@ -205,8 +243,8 @@ fn expand(cont: &Container<'_>) -> TokenStream {
 
             #[inline]
             fn __field_code() -> (
-                fn(&::session_kit::__private::Fields<'_>) -> (#ident, __Snapshot),
-                fn(&#ident, &__Snapshot, &mut ::session_kit::__private::Diff<'_>),
+                fn(&#private::Fields<'_>) -> (#ident, __Snapshot),
+                fn(&#ident, &__Snapshot, &mut #private::Diff<'_>),
             ) {
                 (
                     |__fields| {
@@ -220,12 +258,12 @@ fn expand(cont: &Container<'_>) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl ::session_kit::__private::SessionData for #ident {
+            impl #private::SessionData for #ident {
                 const NAMESPACE: &'static str = #namespace;
                 type __Snapshot = __Snapshot;
 
                 fn __load(
-                    __fields: &::session_kit::__private::Fields<'_>,
+                    __fields: &#private::Fields<'_>,
                 ) -> (Self, Self::__Snapshot) {
                     (__field_code().0)(__fields)
                 }
@@ -233,14 +271,14 @@ fn expand(cont: &Container<'_>) -> TokenStream {
                 fn __diff(
                     &self,
                     __snapshot: &Self::__Snapshot,
-                    __diff: &mut ::session_kit::__private::Diff<'_>,
+                    __diff: &mut #private::Diff<'_>,
                 ) {
                     (__field_code().1)(self, __snapshot, __diff)
                 }
             }
 
-            ::session_kit::__private::inventory::submit! {
-                ::session_kit::__private::NamespaceEntry {
+            #private::inventory::submit! {
+                #private::NamespaceEntry {
                     namespace: #namespace,
                     type_name: ::core::concat!(::core::module_path!(), "::", #type_name),
                 }

@@ -230,6 +230,98 @@ impl StdError for IdGenerationError {
     }
 }
 
+/// The session could not be saved after the handler answered, so the
+/// response becomes a 500: a client is never told that a write succeeded when
+/// it did not. The error is logged with its source; the client sees only
+/// [`body_text`](Self::body_text).
+///
+/// ```
+/// use axum::response::IntoResponse as _;
+/// use session_runtime::{SaveError, StoreError};
+///
+/// let err = SaveError::from(StoreError::msg("Redis answered something odd"));
+/// assert_eq!(err.status(), 500);
+/// assert!(std::error::Error::source(&err).is_some());
+/// assert_eq!(err.into_response().status(), 500);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SaveError {
+    /// The store failed to write.
+    Store(StoreError),
+    /// No new session ID could be drawn.
+    Id(IdGenerationError),
+    /// A field's value could not be encoded as JSON (its `Serialize` failed).
+    Encode {
+        /// The field's key in the session (`namespace.field`).
+        field: &'static str,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// The store refused every fresh session key it was offered.
+    NoFreeKey,
+    /// The `Set-Cookie` header could not be written.
+    Cookie,
+}
+
+impl SaveError {
+    /// The HTTP status the response gets instead of the handler's: 500.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    /// The text of the response body.
+    pub fn body_text(&self) -> &'static str {
+        "the session could not be saved; the change was not stored"
+    }
+}
+
+impl fmt::Display for SaveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(_) => f.write_str("the session store failed to write the session"),
+            Self::Id(_) => f.write_str("no new session ID could be drawn"),
+            Self::Encode { field, .. } => {
+                write!(
+                    f,
+                    "the session field `{field}` could not be encoded as JSON"
+                )
+            }
+            Self::NoFreeKey => f.write_str("the store refused every fresh session key"),
+            Self::Cookie => f.write_str("the session cookie could not be written"),
+        }
+    }
+}
+
+impl StdError for SaveError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Store(err) => Some(err),
+            Self::Id(err) => Some(err),
+            Self::Encode { source, .. } => Some(source),
+            Self::NoFreeKey | Self::Cookie => None,
+        }
+    }
+}
+
+impl From<StoreError> for SaveError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+impl From<IdGenerationError> for SaveError {
+    fn from(err: IdGenerationError) -> Self {
+        Self::Id(err)
+    }
+}
+
+impl IntoResponse for SaveError {
+    fn into_response(self) -> Response {
+        (self.status(), self.body_text()).into_response()
+    }
+}
+
 /// The `SessionLayer` was built with a configuration that cannot work.
 ///
 /// Returned by [`SessionLayerBuilder::build`](crate::SessionLayerBuilder::build),

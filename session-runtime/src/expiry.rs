@@ -19,7 +19,7 @@ use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::store::Record;
+use crate::store::{from_unix_millis, unix_millis, Record};
 
 /// The longest a browser keeps a cookie (RFC 6265bis): 400 days.
 pub(crate) const MAX_COOKIE_AGE: Duration = Duration::days(400);
@@ -70,20 +70,28 @@ impl Expiry {
         now: OffsetDateTime,
         created: Option<OffsetDateTime>,
     ) -> OffsetDateTime {
-        let idle = now + self.inactivity;
+        let idle = now.checked_add(self.inactivity).unwrap_or(now);
         match self.deadline(created) {
             Some(deadline) => idle.min(deadline),
             None => idle,
         }
     }
 
-    /// When a session created at `created` reaches its absolute lifetime.
+    /// When a session created at `created` reaches its absolute lifetime. A
+    /// creation time read back from a store so late that the sum leaves the
+    /// calendar gives the earliest instant: such a session is not live.
     pub(crate) fn deadline(&self, created: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
-        Some(created? + self.absolute?)
+        let (created, absolute) = (created?, self.absolute?);
+        Some(
+            created
+                .checked_add(absolute)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        )
     }
 
     /// Whether a session created at `created` has outlived its absolute
-    /// lifetime.
+    /// lifetime (or carries a creation time so late that its deadline leaves
+    /// the calendar).
     pub(crate) fn outlived(&self, created: OffsetDateTime, now: OffsetDateTime) -> bool {
         self.deadline(Some(created))
             .is_some_and(|deadline| deadline <= now)
@@ -98,7 +106,9 @@ impl Expiry {
         now: OffsetDateTime,
         next: OffsetDateTime,
     ) -> bool {
-        let last_extended = expires_at - self.inactivity;
+        let Some(last_extended) = expires_at.checked_sub(self.inactivity) else {
+            return false;
+        };
         next > expires_at && now - last_extended >= self.extend_after
     }
 
@@ -114,6 +124,7 @@ impl Expiry {
         }
         let mut max_age = self.inactivity.min(MAX_COOKIE_AGE);
         if let Some(deadline) = self.deadline(created) {
+            // The difference of two instants always fits a `Duration`.
             max_age = max_age.min(deadline - now).max(Duration::ZERO);
         }
         Some(max_age)
@@ -122,18 +133,52 @@ impl Expiry {
     /// The creation time a stored session carries, if any.
     pub(crate) fn created_of(record: &Record) -> Option<OffsetDateTime> {
         let millis: i64 = record.get(CREATED_FIELD)?.trim().parse().ok()?;
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
+        from_unix_millis(millis)
     }
 
     /// The stored form of a creation time.
     pub(crate) fn created_value(created: OffsetDateTime) -> String {
-        let millis = created.unix_timestamp_nanos() / 1_000_000;
-        millis.to_string()
+        unix_millis(created).to_string()
     }
 }
 
-pub(crate) fn to_time(d: StdDuration) -> Duration {
-    Duration::try_from(d).unwrap_or(Duration::MAX)
+/// A length of time the layer's builder takes: a `std::time::Duration` or a
+/// `time::Duration` (the `time` crate is re-exported as `session_kit::time`,
+/// the crate of [`SessionHandle::expires_at`](crate::SessionHandle::expires_at)'s
+/// instant), so either vocabulary works.
+///
+/// ```
+/// use session_kit::{time, Key, MemoryStore, SessionLayer};
+///
+/// let a = SessionLayer::builder(MemoryStore::new(), Key::generate())
+///     .inactivity_timeout(std::time::Duration::from_secs(30 * 60))
+///     .build();
+/// let b = SessionLayer::builder(MemoryStore::new(), Key::generate())
+///     .inactivity_timeout(time::Duration::minutes(30))
+///     .build();
+/// assert!(a.is_ok() && b.is_ok());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a length of time the session layer takes",
+    label = "expected a duration",
+    note = "pass a `std::time::Duration` or a `time::Duration` (re-exported as `session_kit::time::Duration`)"
+)]
+pub trait IntoDuration {
+    /// The length of time, as `time` counts it; a negative one is refused by
+    /// `build()`.
+    fn into_duration(self) -> Duration;
+}
+
+impl IntoDuration for StdDuration {
+    fn into_duration(self) -> Duration {
+        Duration::try_from(self).unwrap_or(Duration::MAX)
+    }
+}
+
+impl IntoDuration for Duration {
+    fn into_duration(self) -> Duration {
+        self
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +229,30 @@ mod tests {
         // Pinned at the deadline, a read-only request has nothing to extend.
         let pinned = expiry.next(now, Some(created));
         assert!(!expiry.due_for_extension(pinned, now, expiry.next(now, Some(created))));
+    }
+
+    #[test]
+    fn a_creation_time_near_the_end_of_the_calendar_is_not_live_and_does_not_panic() {
+        let expiry = Expiry {
+            absolute: Some(MAX_COOKIE_AGE),
+            ..Expiry::default()
+        };
+        let now = OffsetDateTime::now_utc();
+        let late = Record::new(
+            vec![(CREATED_FIELD.to_owned(), "253402300799000".into())], // 9999-12-31
+            now,
+        );
+        let created = Expiry::created_of(&late).expect("a valid instant");
+        assert!(expiry.outlived(created, now));
+        assert!(expiry.cookie_max_age(now, Some(created)).is_none());
+        let _ = expiry.next(now, Some(created));
+        let _ = expiry.due_for_extension(OffsetDateTime::UNIX_EPOCH, now, now);
+        let far = Record::new(vec![(CREATED_FIELD.to_owned(), i64::MAX.to_string())], now);
+        assert_eq!(
+            Expiry::created_of(&far),
+            None,
+            "out of range: no creation time"
+        );
     }
 
     #[test]

@@ -8,11 +8,11 @@ use axum_core::extract::FromRequestParts;
 use http::request::Parts;
 use time::OffsetDateTime;
 
-use crate::data::SessionData;
+use crate::derive_support::SessionData;
 use crate::error::{MissingSessionLayer, SessionRejection};
 use crate::id::SessionId;
+use crate::request::RequestSession;
 use crate::service::SessionExtension;
-use crate::session::RequestSession;
 
 async fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRejection> {
     let Some(SessionExtension(session)) = parts.extensions.get::<SessionExtension>() else {
@@ -25,6 +25,12 @@ async fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRe
 
 /// The extractor of a `#[derive(Session)]` struct: derefs to it, for reading
 /// and writing.
+///
+/// `Session<T>` is the data only. For the session's ID, its expiry, login
+/// ([`SessionHandle::regenerate`], [`SessionHandle::start_fresh`]) and logout
+/// ([`SessionHandle::destroy`]), take a [`SessionHandle`] beside it: calling
+/// `regenerate()` on a `Session<T>` does not compile, and the method is on the
+/// handle.
 ///
 /// The session is loaded once per request however many `Session<_>` a handler
 /// takes. When the `Session<T>` is dropped (at the end of the handler) the
@@ -107,8 +113,8 @@ impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for Session<T> {
     }
 }
 
-/// The session's lifecycle: its ID, its expiry, `regenerate()` and
-/// `destroy()`.
+/// The session's lifecycle: its ID, its expiry, `regenerate()`,
+/// `start_fresh()` and `destroy()`.
 ///
 /// ```
 /// use axum::{routing::post, Router};
@@ -163,12 +169,56 @@ impl SessionHandle {
     /// Moves the session to a new ID when the response is written, keeping its
     /// data; the old ID is dead from then on. Call it at login, against
     /// session fixation.
+    ///
+    /// It keeps everything the session held before login, including what a
+    /// visitor (or an attacker who planted a session cookie) wrote into it
+    /// while anonymous: use it when pre-login data is meant to carry over (a
+    /// cart). Use [`start_fresh`](Self::start_fresh) when nothing from before
+    /// login should survive.
+    ///
+    /// On a request with no stored session it does nothing and sets no
+    /// cookie (a new session that gets data is created under a fresh ID
+    /// anyway).
     pub fn regenerate(&self) {
         self.session.regenerate();
     }
 
+    /// Ends the session and starts a new one under a new ID, holding only
+    /// what this request writes, when the response is written: a login that
+    /// keeps nothing from before (the safest choice when pre-login data
+    /// could have been planted). The old ID is dead from then on.
+    ///
+    /// ```
+    /// use session_kit::{Session, SessionHandle};
+    ///
+    /// #[derive(Session, Default)]
+    /// struct Auth {
+    ///     user: Option<String>,
+    /// }
+    ///
+    /// async fn login(handle: SessionHandle, mut auth: Session<Auth>) -> &'static str {
+    ///     handle.start_fresh(); // new ID, and nothing from before login
+    ///     auth.user = Some("ada".into());
+    ///     "Logged in"
+    /// }
+    /// # let _ = login;
+    /// ```
+    ///
+    /// A later [`destroy`](Self::destroy) in the same request wins; it wins
+    /// over [`regenerate`](Self::regenerate).
+    pub fn start_fresh(&self) {
+        self.session.start_fresh();
+    }
+
     /// Deletes the session from the store and expires the cookie when the
     /// response is written; changes made in this request are dropped.
+    ///
+    /// It is carried out whatever the response's status (a 5xx drops every
+    /// other change, never a logout), and even when the client goes away
+    /// before the response is written.
+    ///
+    /// On a request with no stored session it does nothing, but for a dead
+    /// session cookie, which is cleared as on any request.
     pub fn destroy(&self) {
         self.session.destroy();
     }

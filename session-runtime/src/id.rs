@@ -4,7 +4,6 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rand::rngs::OsRng;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
@@ -16,7 +15,7 @@ const ID_BYTES: usize = 24;
 /// The length of an ID in its cookie form (URL-safe base64, no padding).
 pub(crate) const ID_LEN: usize = 32;
 
-/// A session ID: 192 bits from the operating system's CSPRNG, written as 32
+/// A session ID: 192 bits from a CSPRNG seeded by the operating system, written as 32
 /// characters of URL-safe base64.
 ///
 /// Its `Debug` form prints `REDACTED`, and it has no `Display`: an ID in a log
@@ -38,14 +37,16 @@ pub struct SessionId {
 }
 
 impl SessionId {
-    /// A fresh ID from the OS's CSPRNG.
+    /// A fresh ID: 192 bits from `rand`'s `ThreadRng`, a ChaCha12 CSPRNG
+    /// per thread, seeded from the operating system and reseeded from it
+    /// every 64 KiB of output, so a new visitor costs no system call.
     ///
     /// Fails only where the operating system cannot give randomness, which
     /// the session layer answers with a 500 (the save could not happen),
     /// never a panic.
     pub fn generate() -> Result<Self, IdGenerationError> {
         let mut bytes = [0u8; ID_BYTES];
-        OsRng
+        rand::thread_rng()
             .try_fill_bytes(&mut bytes)
             .map_err(|err| IdGenerationError {
                 source: Some(Box::new(err)),

@@ -1,27 +1,17 @@
 //! [`SessionLayer`] and its builder.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cookie::SameSite;
 use tower_layer::Layer;
 
 use crate::cookie::{CookieCodec, CookieSecurity};
 use crate::error::ConfigError;
-use crate::expiry::{to_time, Expiry, MAX_COOKIE_AGE};
+use crate::expiry::{Expiry, IntoDuration, MAX_COOKIE_AGE};
 use crate::key::Key;
 use crate::service::SessionService;
+use crate::shared::Shared;
 use crate::store::{DynStore, SessionStore};
-
-/// What every request of one layer shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn DynStore>,
-    pub(crate) codec: CookieCodec,
-    pub(crate) expiry: Expiry,
-    /// Whether `Forwarded` / `X-Forwarded-Proto` are believed.
-    pub(crate) trust_proxy: bool,
-}
 
 /// The tower layer that gives a router its sessions.
 ///
@@ -64,6 +54,7 @@ impl SessionLayer {
     /// a namespace: sharing would be silent data corruption. Use
     /// [`SessionLayer::builder`] and [`SessionLayerBuilder::build`] to get the
     /// error as a value instead.
+    #[track_caller]
     pub fn new(store: impl SessionStore, key: Key) -> Self {
         match Self::builder(store, key).build() {
             Ok(layer) => layer,
@@ -105,31 +96,6 @@ impl<S> Layer<S> for SessionLayer {
     }
 }
 
-/// Refuses `Path` and `Domain` values that would break the `Set-Cookie`
-/// header or inject attributes into it.
-fn check_attribute_values(codec: &CookieCodec) -> Result<(), ConfigError> {
-    let printable = |v: &str| {
-        !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
-    };
-    if !printable(&codec.path) || !codec.path.starts_with('/') {
-        return Err(ConfigError::InvalidAttribute {
-            attribute: "Path",
-            value: codec.path.clone(),
-        });
-    }
-    if let Some(domain) = &codec.domain {
-        if !printable(domain) {
-            return Err(ConfigError::InvalidAttribute {
-                attribute: "Domain",
-                value: domain.clone(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Configures a [`SessionLayer`]; see [`SessionLayer::builder`].
 #[derive(Debug)]
 #[must_use = "call `.build()` to get the layer"]
@@ -137,7 +103,7 @@ pub struct SessionLayerBuilder {
     store: Arc<dyn DynStore>,
     codec: CookieCodec,
     expiry: Expiry,
-    extend_after: Option<Duration>,
+    extend_after: Option<time::Duration>,
     trust_proxy: bool,
 }
 
@@ -280,8 +246,11 @@ impl SessionLayerBuilder {
 
     /// How long a session lives without a request (default 24 hours),
     /// enforced by the server on every load. At most 400 days.
-    pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
-        self.expiry.inactivity = to_time(timeout);
+    ///
+    /// Takes a `std::time::Duration` or a `time::Duration` (see
+    /// [`IntoDuration`]).
+    pub fn inactivity_timeout(mut self, timeout: impl IntoDuration) -> Self {
+        self.expiry.inactivity = timeout.into_duration();
         self
     }
 
@@ -304,8 +273,8 @@ impl SessionLayerBuilder {
     ///     .expect("a valid configuration");
     /// # let _ = layer;
     /// ```
-    pub fn extend_after(mut self, after: Duration) -> Self {
-        self.extend_after = Some(after);
+    pub fn extend_after(mut self, after: impl IntoDuration) -> Self {
+        self.extend_after = Some(after.into_duration());
         self
     }
 
@@ -318,7 +287,10 @@ impl SessionLayerBuilder {
     /// use std::time::Duration;
     /// use session_kit::{Key, MemoryStore, SessionLayer};
     ///
-    /// // "Remember me" for two weeks of inactivity.
+    /// // Every session's cookie outlives the browser, for up to two weeks
+    /// // without a request. (A per-login choice between a browser-session
+    /// // cookie and a persistent one is not offered yet: this is for every
+    /// // session of the layer.)
     /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
     ///     .inactivity_timeout(Duration::from_secs(14 * 24 * 60 * 60))
     ///     .persistent_cookie(true)
@@ -351,8 +323,8 @@ impl SessionLayerBuilder {
     ///     .expect("a valid configuration");
     /// # let _ = layer;
     /// ```
-    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
-        self.expiry.absolute = Some(to_time(lifetime));
+    pub fn absolute_lifetime(mut self, lifetime: impl IntoDuration) -> Self {
+        self.expiry.absolute = Some(lifetime.into_duration());
         self
     }
 
@@ -384,7 +356,12 @@ impl SessionLayerBuilder {
     /// off: both headers are ignored, since any client can send them).
     ///
     /// Turn it on only when every request comes through a proxy that sets
-    /// (or overwrites) one of these headers. With it on and a `Secure`
+    /// (or overwrites, or appends to) one of these headers. The value read
+    /// is the last one, which the proxy nearest to the app wrote: a value a
+    /// client sent ahead of it is never believed. Behind several proxies,
+    /// the one nearest to the app must write the scheme the client used (as
+    /// nginx's `proxy_set_header X-Forwarded-Proto $scheme;` does, once
+    /// every proxy in front passes it on). With it on and a `Secure`
     /// cookie:
     ///
     /// - a request the proxy says came over `https` is secure: it gets the
@@ -419,18 +396,8 @@ impl SessionLayerBuilder {
     /// cannot work fails here, at start-up, with a [`ConfigError`] that says
     /// what to change, never at the first request.
     pub fn build(mut self) -> Result<SessionLayer, ConfigError> {
-        crate::data::check_namespaces()?;
-        let name_ok = !self.codec.name.is_empty()
-            && self
-                .codec
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !name_ok {
-            return Err(ConfigError::InvalidCookieName(self.codec.name));
-        }
-        check_attribute_values(&self.codec)?;
-        check_attributes(&self.codec)?;
+        crate::derive_support::check_namespaces()?;
+        self.codec.check()?;
         let inactivity = self.expiry.inactivity;
         if inactivity <= time::Duration::ZERO || inactivity > MAX_COOKIE_AGE {
             return Err(ConfigError::InvalidTimeout);
@@ -444,7 +411,7 @@ impl SessionLayerBuilder {
             self.expiry.absolute = Some(absolute.min(MAX_COOKIE_AGE));
         }
         self.expiry.extend_after = match self.extend_after {
-            Some(after) => to_time(after).min(inactivity),
+            Some(after) => after.clamp(time::Duration::ZERO, inactivity),
             None => inactivity / 4,
         };
         Ok(SessionLayer {
@@ -456,42 +423,4 @@ impl SessionLayerBuilder {
             }),
         })
     }
-}
-
-/// The rules browsers apply to a cookie's attributes (RFC 6265bis, CHIPS):
-/// a cookie that breaks them is silently dropped, so they are checked here.
-fn check_attributes(codec: &CookieCodec) -> Result<(), ConfigError> {
-    let has_prefix = |prefix: &str| {
-        codec
-            .name
-            .get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-    };
-    let host = has_prefix("__Host-");
-    if (host || has_prefix("__Secure-")) && !codec.secure {
-        return Err(ConfigError::PrefixWithoutSecure {
-            name: codec.name.clone(),
-        });
-    }
-    if host {
-        if codec.path != "/" {
-            return Err(ConfigError::HostPrefixWithPath {
-                name: codec.name.clone(),
-                path: codec.path.clone(),
-            });
-        }
-        if let Some(domain) = &codec.domain {
-            return Err(ConfigError::HostPrefixWithDomain {
-                name: codec.name.clone(),
-                domain: domain.clone(),
-            });
-        }
-    }
-    if codec.same_site == SameSite::None && !codec.secure {
-        return Err(ConfigError::SameSiteNoneWithoutSecure);
-    }
-    if codec.partitioned && !codec.secure {
-        return Err(ConfigError::PartitionedWithoutSecure);
-    }
-    Ok(())
 }

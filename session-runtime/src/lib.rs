@@ -10,7 +10,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod cookie;
-mod data;
+mod derive_support;
 mod error;
 mod expiry;
 mod extract;
@@ -22,24 +22,26 @@ mod id;
 mod key;
 mod layer;
 mod proxy;
+mod request;
 mod service;
-mod session;
+mod shared;
 pub mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use self::cookie::CookieSecurity;
-pub use self::data::SessionData;
+pub use self::derive_support::SessionData;
 pub use self::error::{
-    ConfigError, IdGenerationError, MissingSessionLayer, SessionAlreadyExtracted, SessionRejection,
-    SessionUnavailable, StoreConfigError, StoreError, StoreErrorKind,
+    ConfigError, IdGenerationError, MissingSessionLayer, SaveError, SessionAlreadyExtracted,
+    SessionRejection, SessionUnavailable, StoreConfigError, StoreError, StoreErrorKind,
 };
+pub use self::expiry::IntoDuration;
 pub use self::extract::{Session, SessionHandle};
 pub use self::id::{SessionId, SessionKey};
 pub use self::key::{Key, KeyError, MIN_SECRET_LEN};
 pub use self::layer::{SessionLayer, SessionLayerBuilder};
-pub use self::service::SessionService;
+pub use self::service::{ResponseFuture, SessionService};
 #[cfg(feature = "memory")]
 pub use self::store::MemoryStore;
 pub use self::store::SessionStore;
@@ -56,11 +58,15 @@ pub use self::store::{RedisStore, RedisStoreBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use self::store::{SqliteStore, SqliteStoreBuilder};
 pub use ::cookie::SameSite;
+/// The `time` crate, whose `OffsetDateTime` [`SessionHandle::expires_at`]
+/// returns and whose `Duration` the layer's builder takes beside
+/// `std::time::Duration`.
+pub use ::time;
 
 /// What `#[derive(Session)]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::data::{
+    pub use crate::derive_support::{
         default_fn, default_of, diff_counter, diff_field, load_counter, load_field, Counter,
         DefaultFn, Diff, FieldDefault, Fields, NamespaceEntry, SessionData, Storable,
     };

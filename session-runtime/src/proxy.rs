@@ -23,27 +23,29 @@ pub(crate) enum Scheme {
 }
 
 /// Reads the original scheme from `Forwarded` (preferred) or
-/// `X-Forwarded-Proto`. With several proxies, the first (leftmost) value is
-/// the one the client-facing proxy wrote, as express reads it. Never panics.
+/// `X-Forwarded-Proto`. Each proxy appends its own element, so with several
+/// proxies the *last* one (the rightmost element of the last header line) is
+/// the one the proxy nearest to the app wrote: the only one a client cannot
+/// forge through a proxy that appends. The leftmost, which express and
+/// others read, is whatever the client sent. Never panics.
 pub(crate) fn forwarded_scheme(headers: &HeaderMap) -> Scheme {
-    if let Some(proto) = headers
-        .get(FORWARDED)
-        .and_then(|v| v.to_str().ok())
-        .and_then(forwarded_proto)
-    {
-        return classify(proto);
+    if let Some(last) = last_element(headers, FORWARDED.as_str()) {
+        if let Some(proto) = forwarded_proto(last) {
+            return classify(proto);
+        }
     }
-    headers
-        .get(X_FORWARDED_PROTO)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map_or(Scheme::Unknown, classify)
+    last_element(headers, X_FORWARDED_PROTO).map_or(Scheme::Unknown, classify)
 }
 
-/// The `proto` parameter of the first element of a `Forwarded` value.
-fn forwarded_proto(value: &str) -> Option<&str> {
-    let first = value.split(',').next()?;
-    first.split(';').find_map(|pair| {
+/// The last comma-separated element of the last line of a header.
+fn last_element<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let line = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    line.rsplit(',').next()
+}
+
+/// The `proto` parameter of one element of a `Forwarded` value.
+fn forwarded_proto(element: &str) -> Option<&str> {
+    element.split(';').find_map(|pair| {
         let (name, value) = pair.split_once('=')?;
         name.trim()
             .eq_ignore_ascii_case("proto")
@@ -82,11 +84,12 @@ mod tests {
         assert_eq!(scheme(&[("x-forwarded-proto", " HTTP ")]), Scheme::Http);
         assert_eq!(
             scheme(&[("x-forwarded-proto", "http, https")]),
-            Scheme::Http
+            Scheme::Https,
+            "the nearest proxy's value is the last"
         );
         assert_eq!(scheme(&[("forwarded", "proto=https")]), Scheme::Https);
         assert_eq!(
-            scheme(&[("forwarded", "for=1.2.3.4;Proto=\"http\";by=x, proto=https")]),
+            scheme(&[("forwarded", "proto=https, for=1.2.3.4;Proto=\"http\";by=x")]),
             Scheme::Http
         );
         assert_eq!(
@@ -96,6 +99,30 @@ mod tests {
         );
         assert_eq!(
             scheme(&[("forwarded", "for=1.2.3.4"), ("x-forwarded-proto", "http")]),
+            Scheme::Http
+        );
+    }
+
+    #[test]
+    fn a_client_cannot_forge_the_scheme_through_a_proxy_that_appends() {
+        // The client sent `https`; the proxy, which saw plain HTTP, appended
+        // `http`, on the same line or on a line of its own.
+        assert_eq!(
+            scheme(&[("x-forwarded-proto", "https, http")]),
+            Scheme::Http
+        );
+        assert_eq!(
+            scheme(&[
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-proto", "http")
+            ]),
+            Scheme::Http
+        );
+        assert_eq!(
+            scheme(&[
+                ("forwarded", "proto=https"),
+                ("forwarded", "for=10.0.0.1;proto=http")
+            ]),
             Scheme::Http
         );
     }

@@ -1,17 +1,20 @@
-//! [`SessionService`]: the middleware that the layer wraps around a router.
+//! [`SessionService`]: the middleware that the layer wraps around a router,
+//! and its [`ResponseFuture`].
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
-use http::{Request, StatusCode};
+use http::Request;
+use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Instrument as _;
 
-use crate::layer::Shared;
-use crate::session::RequestSession;
+use crate::request::RequestSession;
+use crate::shared::Shared;
 
 /// The request extension through which the extractors reach the session.
 #[derive(Clone, Debug)]
@@ -22,6 +25,16 @@ pub(crate) struct SessionExtension(pub(crate) Arc<RequestSession>);
 /// It puts a lazy session in each request's extensions (no store I/O until a
 /// handler extracts it) and, once the inner service has answered, writes back
 /// what changed and sets the cookie.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use session_kit::{Key, MemoryStore, SessionLayer, SessionService};
+/// use tower::Layer as _;
+///
+/// let layer = SessionLayer::new(MemoryStore::new(), Key::generate());
+/// let service: SessionService<Router> = layer.layer(Router::new().route("/", get(|| async { "hi" })));
+/// # let _ = service;
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionService<S> {
     inner: S,
@@ -42,7 +55,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -56,27 +69,94 @@ where
         let session = Arc::new(RequestSession::new(self.shared.clone()));
         req.extensions_mut()
             .insert(SessionExtension(session.clone()));
-        let span = tracing::debug_span!("session");
-        Box::pin(
-            async move {
-                let mut res = inner.call(req).await?;
-                if !session.was_used() {
-                    return Ok(res);
+        ResponseFuture {
+            state: State::Inner {
+                future: inner.call(req),
+                session: Some(session),
+            },
+        }
+    }
+}
+
+/// Writes the session back once the inner service has answered; a failed
+/// save becomes the typed 500.
+async fn save(session: Arc<RequestSession>, mut res: Response) -> Response {
+    let status = res.status();
+    match session.finish(status, res.headers_mut()).await {
+        Ok(()) => res,
+        Err(err) => {
+            tracing::error!(
+                error = %err,
+                source = ?std::error::Error::source(&err),
+                "the session could not be saved; answering 500"
+            );
+            err.into_response()
+        }
+    }
+}
+
+type Saving = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+pin_project! {
+    /// The future a [`SessionService`] returns: the inner service's response,
+    /// once the session's changes are written back.
+    ///
+    /// A request whose handler used no session costs no allocation here; one
+    /// that did boxes only the save.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Inner {
+            #[pin]
+            future: F,
+            session: Option<Arc<RequestSession>>,
+        },
+        Saving {
+            future: Saving,
+        },
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Inner { future, session } => {
+                    let res = match future.poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                        Poll::Ready(Ok(res)) => res,
+                    };
+                    let Some(session) = session.take().filter(|s| s.was_used()) else {
+                        return Poll::Ready(Ok(res));
+                    };
+                    let span = tracing::debug_span!("session");
+                    let saving: Saving = Box::pin(save(session, res).instrument(span));
+                    state.set(State::Saving { future: saving });
                 }
-                let status = res.status();
-                match session.finish(status, res.headers_mut()).await {
-                    Ok(()) => Ok(res),
-                    Err(err) => {
-                        tracing::error!(error = %err, "the session could not be saved; answering 500");
-                        Ok((
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "the session could not be saved; the change was not stored",
-                        )
-                            .into_response())
-                    }
+                StateProj::Saving { future } => {
+                    return future.as_mut().poll(cx).map(Ok);
                 }
             }
-            .instrument(span),
-        )
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }

@@ -117,6 +117,13 @@ impl Reply {
             .map(|set| set.split(';').next().unwrap_or("").to_owned())
     }
 
+    /// Whether the only `Set-Cookie` removes the session cookie (a dead
+    /// cookie is cleared, so the client stops sending it).
+    pub(crate) fn clears_cookie(&self) -> bool {
+        self.set_cookie()
+            .is_some_and(|set| set.starts_with("sid=;") && set.contains("Max-Age=0"))
+    }
+
     /// The cookie set, parsed.
     pub(crate) fn parsed(&self) -> cookie::Cookie<'static> {
         let set = self.set_cookie().expect("a Set-Cookie header");

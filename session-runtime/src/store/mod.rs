@@ -34,10 +34,36 @@
 //!    is not there is not an error.
 //! 8. A failure of the back end is a [`StoreError`] that keeps its source; a
 //!    store never panics on data it reads back.
+//!
+//! # Writing a store
+//!
+//! What a new back end must write, and what it must pass:
+//!
+//! 1. A type that implements [`SessionStore`]: four methods,
+//!    [`load`](SessionStore::load), [`create`](SessionStore::create),
+//!    [`save`](SessionStore::save) and [`delete`](SessionStore::delete).
+//!    [`touch`](SessionStore::touch) and [`regenerate`](SessionStore::regenerate)
+//!    have defaults built on those (the default regenerate is three steps,
+//!    not one transaction: override it where the back end can do better).
+//! 2. Optionally [`SweepExpired`], for a back end that does not drop expired
+//!    sessions by itself.
+//! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
+//!    the driver's error as source; configuration mistakes as
+//!    [`StoreConfigError`], when the store is built.
+//! 4. Two test suites, each one macro line in a test file: the store
+//!    conformance suite (`store_conformance_tests!`) and the HTTP-level suite,
+//!    both in `session_runtime::testing` (feature `testing`), against the
+//!    real server.
+//!
+//! Inside this repository a store also gets a cargo feature (here and in
+//! the facade), a `pub use` in this module, the crate root and the facade,
+//! and a branch in the examples' `SESSION_STORE` parser; CONTRIBUTING.md
+//! lists the files.
 
 mod dyn_store;
 #[cfg(feature = "memory")]
 mod memory;
+mod millis;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
@@ -70,6 +96,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
+pub use self::millis::{from_unix_millis, unix_millis};
 pub use crate::error::{StoreConfigError, StoreError, StoreErrorKind};
 pub use crate::id::SessionKey;
 
@@ -88,7 +115,7 @@ pub use crate::id::SessionKey;
 /// assert_eq!(record.get("visits.page_views"), Some("3"));
 /// assert_eq!(record.get("cart.items"), None);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     fields: Vec<(String, String)>,
     expires_at: OffsetDateTime,
@@ -169,6 +196,19 @@ impl Record {
             Some(slot) => slot.1 = value,
             None => self.fields.push((key.to_owned(), value)),
         }
+    }
+}
+
+impl fmt::Debug for Record {
+    // Values may hold personal data: the debug form names the fields only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field(
+                "fields",
+                &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 
@@ -285,6 +325,20 @@ impl ChangeSet {
             delta,
             initial,
         });
+    }
+
+    /// Adds every change of `other`, which replace this set's changes to
+    /// the same keys (increments to one key add up).
+    pub(crate) fn merge(&mut self, other: ChangeSet) {
+        for (key, json) in other.set {
+            self.push_set(key, json);
+        }
+        for key in other.remove {
+            self.push_remove(key);
+        }
+        for inc in other.increment {
+            self.push_increment(inc.key, inc.delta, inc.initial);
+        }
     }
 
     pub(crate) fn set_expires_at(&mut self, expires_at: OffsetDateTime) {

@@ -354,12 +354,62 @@ impl<'de> serde::Deserialize<'de> for Fields {
     }
 }
 
-/// A loaded row whose `fields` do not decode: logged, and read as no session.
-pub(crate) fn corrupt_row(key: &crate::SessionKey, table: &Table, err: &dyn std::error::Error) {
+/// Why a loaded row does not decode, in words that quote none of its data
+/// (a JSON error's message can quote a stored value).
+#[derive(Debug)]
+pub(crate) enum Undecodable {
+    /// The `fields` column is not a JSON object of fields.
+    Fields(serde_json::Error),
+    /// A column does not read as its type (the driver's error names types,
+    /// not values).
+    Column(sqlx::Error),
+    /// The `fields` column is not UTF-8 (MySQL's, read as bytes).
+    #[cfg(feature = "mysql")]
+    NotUtf8,
+    /// The expiry is outside the instants the runtime can represent
+    /// (SQLite's integer).
+    #[cfg(feature = "sqlite")]
+    Expiry,
+}
+
+impl fmt::Display for Undecodable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fields(err) => write!(
+                f,
+                "the fields are not a JSON object of strings ({:?} error at line {}, column {})",
+                err.classify(),
+                err.line(),
+                err.column()
+            ),
+            Self::Column(err) => write!(f, "a column does not decode: {err}"),
+            #[cfg(feature = "mysql")]
+            Self::NotUtf8 => f.write_str("the fields are not UTF-8"),
+            #[cfg(feature = "sqlite")]
+            Self::Expiry => f.write_str("the expiry is out of range"),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Undecodable {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Fields(err)
+    }
+}
+
+impl From<sqlx::Error> for Undecodable {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Column(err)
+    }
+}
+
+/// A loaded row that does not decode: logged (without its data), and read
+/// as no session.
+pub(crate) fn corrupt_row(key: &crate::SessionKey, table: &Table, why: &Undecodable) {
     tracing::warn!(
         ?key,
         table = %table.display(),
-        error = %err,
+        reason = %why,
         "a stored session does not decode; it is ignored and its client starts a new session"
     );
 }

@@ -73,7 +73,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{
     corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending, render,
-    timed, Settings, Step, Sweeper, Table, WHITESPACE,
+    timed, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -766,20 +766,18 @@ impl SessionStore for MySqlStore {
         )
         .await?;
         let Some(row) = row else { return Ok(None) };
-        // As bytes: a `_bin` collation makes the driver see a `BLOB`.
-        let decoded = row
-            .try_get::<Vec<u8>, _>(0)
-            .map_err(|err| Box::new(err) as Box<dyn std::error::Error>)
-            .and_then(|bytes| String::from_utf8(bytes).map_err(Into::into))
-            .and_then(|text| decode_fields(&text).map_err(Into::into))
-            .and_then(|fields| {
-                let expires_at = row.try_get::<PrimitiveDateTime, _>(1)?;
-                Ok(Record::new(fields, expires_at.assume_utc()))
-            });
+        let decoded = (|| -> Result<Record, Undecodable> {
+            // As bytes: a `_bin` collation makes the driver see a `BLOB`.
+            let bytes = row.try_get::<Vec<u8>, _>(0)?;
+            let text = String::from_utf8(bytes).map_err(|_| Undecodable::NotUtf8)?;
+            let fields = decode_fields(&text)?;
+            let expires_at = row.try_get::<PrimitiveDateTime, _>(1)?;
+            Ok(Record::new(fields, expires_at.assume_utc()))
+        })();
         match decoded {
             Ok(record) => Ok(Some(record)),
             Err(err) => {
-                corrupt_row(key, &self.inner.table, err.as_ref());
+                corrupt_row(key, &self.inner.table, &err);
                 Ok(None)
             }
         }

@@ -63,7 +63,7 @@ use time::OffsetDateTime;
 
 use super::{
     corrupt_row, decode_fields, fields_document, is_unique_violation, pending, render, timed,
-    Settings, Step, Sweeper, Table, WHITESPACE,
+    Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -697,18 +697,15 @@ impl SessionStore for PostgresStore {
         )
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let decoded = row
-            .try_get::<String, _>(0)
-            .map_err(|err| Box::new(err) as Box<dyn std::error::Error>)
-            .and_then(|text| decode_fields(&text).map_err(Into::into))
-            .and_then(|fields| {
-                let expires_at = row.try_get::<OffsetDateTime, _>(1)?;
-                Ok(Record::new(fields, expires_at))
-            });
+        let decoded = (|| -> Result<Record, Undecodable> {
+            let fields = decode_fields(&row.try_get::<String, _>(0)?)?;
+            let expires_at = row.try_get::<OffsetDateTime, _>(1)?;
+            Ok(Record::new(fields, expires_at))
+        })();
         match decoded {
             Ok(record) => Ok(Some(record)),
             Err(err) => {
-                corrupt_row(key, &self.inner.table, err.as_ref());
+                corrupt_row(key, &self.inner.table, &err);
                 Ok(None)
             }
         }

@@ -63,7 +63,7 @@ use time::OffsetDateTime;
 
 use super::{
     corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending, render,
-    timed, Settings, Step, Sweeper, Table, WHITESPACE,
+    timed, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -84,13 +84,14 @@ static STEPS: [Step; 1] = [Step {
     ],
 }];
 
-/// Unix milliseconds, the expiry column's unit.
+/// Unix milliseconds, the expiry column's unit, rounded as every store
+/// rounds them.
 fn millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000_000)).unwrap_or(i64::MAX)
+    crate::store::unix_millis(at)
 }
 
 fn from_millis(ms: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+    crate::store::from_unix_millis(ms)
 }
 
 /// The statements that do not depend on a change set, made once.
@@ -714,19 +715,16 @@ impl SessionStore for SqliteStore {
         )
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let decoded = row
-            .try_get::<String, _>(0)
-            .map_err(|err| Box::new(err) as Box<dyn std::error::Error>)
-            .and_then(|text| decode_fields(&text).map_err(Into::into))
-            .and_then(|fields| {
-                let ms = row.try_get::<i64, _>(1)?;
-                let expires_at = from_millis(ms).ok_or("the expiry is out of range")?;
-                Ok(Record::new(fields, expires_at))
-            });
+        let decoded = (|| -> Result<Record, Undecodable> {
+            let fields = decode_fields(&row.try_get::<String, _>(0)?)?;
+            let ms = row.try_get::<i64, _>(1)?;
+            let expires_at = from_millis(ms).ok_or(Undecodable::Expiry)?;
+            Ok(Record::new(fields, expires_at))
+        })();
         match decoded {
             Ok(record) => Ok(Some(record)),
             Err(err) => {
-                corrupt_row(key, &self.inner.table, err.as_ref());
+                corrupt_row(key, &self.inner.table, &err);
                 Ok(None)
             }
         }

@@ -69,7 +69,7 @@ impl Diff<'_> {
     fn fail(&mut self, key: &'static str, err: serde_json::Error) {
         tracing::error!(
             field = key,
-            error = %err,
+            kind = ?err.classify(),
             "a session field could not be encoded; the session is not saved"
         );
         self.failed.get_or_insert((key, err));
@@ -179,9 +179,13 @@ pub fn load_field<T: Storable>(
         Some(raw) => match serde_json::from_str(raw) {
             Ok(value) => value,
             Err(err) => {
+                // serde's message can quote the stored value: log where and
+                // what kind of error, never the data.
                 tracing::warn!(
                     field = key,
-                    error = %err,
+                    kind = ?err.classify(),
+                    line = err.line(),
+                    column = err.column(),
                     "a stored session field no longer decodes; it is reset to its default"
                 );
                 default.call()

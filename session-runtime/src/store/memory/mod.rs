@@ -1,34 +1,27 @@
-//! [`MemoryStore`]: sessions in this process, sharded, expiring, swept.
+//! [`MemoryStore`]: sessions in this process, sharded, bounded, expiring,
+//! swept.
 
-use std::collections::hash_map::Entry as Slot;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+mod shard;
+
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, SweepExpired, WriteOutcome};
+use self::shard::{Entry, Inserted, Shard};
+use super::{
+    from_unix_millis, unix_millis, ChangeSet, Record, SessionKey, SessionStore, StoreError,
+    SweepExpired, WriteOutcome,
+};
 
-/// How many shards: a power of two, so a shard is picked with a mask.
+/// How many shards: each has its own lock, so requests on different
+/// sessions rarely wait on one another.
 const SHARDS: usize = 64;
 
-/// One stored session, kept compact: boxed strings, and the expiry in Unix
-/// milliseconds.
-#[derive(Debug, Clone)]
-struct Entry {
-    fields: Vec<(Box<str>, Box<str>)>,
-    expires_ms: i64,
-}
-
-fn millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 fn from_millis(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    from_unix_millis(ms).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// An integer's decimal text, allocated at its exact length (`to_string`
@@ -57,93 +50,6 @@ fn int_text(n: i64) -> Box<str> {
         .into()
 }
 
-impl Entry {
-    fn new(changes: &ChangeSet) -> Self {
-        // Built the way every store applies a change set (`Record::apply`:
-        // sets, removals, increments) to an empty session, straight into
-        // boxed strings. Sized exactly: a pushed vector keeps room for four
-        // fields at least, some 160 bytes per session that a million
-        // sessions pay for nothing.
-        let mut entry = Self {
-            fields: Vec::with_capacity(changes.sets().len() + changes.increments().len()),
-            expires_ms: 0,
-        };
-        entry.apply(changes);
-        entry
-    }
-
-    fn is_live(&self, now_ms: i64) -> bool {
-        self.expires_ms > now_ms
-    }
-
-    fn to_record(&self) -> Record {
-        Record::new(
-            self.fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            from_millis(self.expires_ms),
-        )
-    }
-
-    fn apply(&mut self, changes: &ChangeSet) {
-        for (key, value) in changes.sets() {
-            self.put(key, value.into());
-        }
-        for key in changes.removals() {
-            self.fields.retain(|(name, _)| &**name != key);
-        }
-        for inc in changes.increments() {
-            let next = inc.apply_to(self.get(&inc.key));
-            self.put(&inc.key, int_text(next));
-        }
-        self.expires_ms = millis(changes.expires_at());
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(name, _)| &**name == key)
-            .map(|(_, v)| &**v)
-    }
-
-    fn put(&mut self, key: &str, value: Box<str>) {
-        match self.fields.iter_mut().find(|(name, _)| &**name == key) {
-            Some(slot) => slot.1 = value,
-            None => {
-                // One slot more, not the doubling a push does: entries live
-                // long and are many. (A new entry reserved its slots.)
-                self.fields.reserve_exact(1);
-                self.fields.push((key.into(), value));
-            }
-        }
-    }
-}
-
-/// Keys are SHA-256 digests, already uniformly spread: hashing them again
-/// would only cost time. The first eight bytes are the hash.
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8).take(1) {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(buf);
-        }
-    }
-
-    fn write_usize(&mut self, _len: usize) {}
-}
-
-type Shard = HashMap<[u8; 32], Entry, BuildHasherDefault<DigestHasher>>;
-
-#[derive(Debug)]
 struct Inner {
     shards: Box<[Mutex<Shard>]>,
     /// The most sessions one shard holds before it evicts; `usize::MAX` when
@@ -158,14 +64,22 @@ struct Inner {
 /// The embedded store, and the default: sessions live in this process.
 ///
 /// - **Sharded**: 64 shards, each behind its own lock, so requests on
-///   different sessions rarely wait on one another.
+///   different sessions rarely wait on one another; each shard is a slab of
+///   compact entries with a small index, so growing to a million sessions
+///   moves no large table at once.
+/// - **Bounded**: [`MemoryStore::new`] holds at most
+///   [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) sessions, so clients that
+///   send no cookie cannot grow the process until it dies;
+///   [`with_capacity`](Self::with_capacity) sets another bound and
+///   [`unbounded`](Self::unbounded) none.
+/// - **Evicting the right sessions**: when a new session would pass the
+///   bound, a session that was never seen again after it was created (one
+///   visit, as a flood of anonymous requests makes) goes first, in bounded
+///   time per new session; a returning visitor's session goes only when the
+///   store holds nothing else nearby, and then the least recently active.
 /// - **Expiring**: an expired session never loads; a background task (started
 ///   on the first write, when a Tokio runtime is there) sweeps expired
 ///   sessions one shard at a time, so it never holds up requests for long.
-/// - **Bounded, if asked**: [`MemoryStore::with_capacity`] caps how many
-///   sessions it holds. When a new session would pass the cap, the expired
-///   sessions of its shard are dropped first; if none are, the session of that
-///   shard with the nearest expiry (the least recently active) is evicted.
 ///
 /// Sessions do not survive a restart and are not shared between processes:
 /// for that, use a server-backed store.
@@ -177,9 +91,28 @@ struct Inner {
 /// let layer = SessionLayer::new(store, Key::generate());
 /// # let _ = layer;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
+}
+
+impl fmt::Debug for MemoryStore {
+    // Configuration and counts only: no session's data, and no lock taken.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let capacity = self.inner.shard_capacity.saturating_mul(SHARDS);
+        f.debug_struct("MemoryStore")
+            .field("shards", &SHARDS)
+            .field(
+                "capacity",
+                &if capacity == usize::MAX {
+                    None
+                } else {
+                    Some(capacity)
+                },
+            )
+            .field("sweep_every", &self.inner.sweep_every)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MemoryStore {
@@ -189,9 +122,16 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An unbounded store.
+    /// How many sessions [`MemoryStore::new`] holds at most: one million,
+    /// about 150 MB for sessions of a few small fields (a counter, a user
+    /// name). Sessions that hold more take more; size the bound with
+    /// [`with_capacity`](Self::with_capacity) for them.
+    pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+    /// A store that holds at most [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)
+    /// sessions.
     pub fn new() -> Self {
-        Self::build(usize::MAX)
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
     /// A store that holds at most about `max_sessions` sessions (the cap is
@@ -199,6 +139,13 @@ impl MemoryStore {
     /// multiple of 64).
     pub fn with_capacity(max_sessions: usize) -> Self {
         Self::build(max_sessions.div_ceil(SHARDS).max(1))
+    }
+
+    /// A store with no bound: only for apps whose every session comes from
+    /// an authenticated user, since anyone who can make the app write a
+    /// session for a cookie-less request can grow it without end.
+    pub fn unbounded() -> Self {
+        Self::build(usize::MAX)
     }
 
     fn build(shard_capacity: usize) -> Self {
@@ -233,7 +180,7 @@ impl MemoryStore {
 
     /// Drops every expired session now, one shard at a time; returns how many.
     pub fn sweep(&self) -> usize {
-        self.inner.sweep()
+        self.inner.sweep(usize::MAX)
     }
 
     fn shard(&self, key: &SessionKey) -> MutexGuard<'_, Shard> {
@@ -260,7 +207,7 @@ impl MemoryStore {
             loop {
                 ticker.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
-                let swept = inner.sweep();
+                let swept = inner.sweep(usize::MAX);
                 if swept > 0 {
                     tracing::debug!(swept, "expired sessions swept");
                 }
@@ -271,34 +218,21 @@ impl MemoryStore {
 
 impl SweepExpired for MemoryStore {
     async fn sweep_expired(&self, batch: u64) -> Result<u64, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
-        let mut left = batch;
-        for shard in self.inner.shards.iter() {
-            if left == 0 {
-                break;
-            }
-            let mut shard = lock(shard);
-            shard.retain(|_, entry| {
-                if left == 0 || entry.is_live(now) {
-                    return true;
-                }
-                left -= 1;
-                false
-            });
-        }
-        Ok(batch - left)
+        let limit = usize::try_from(batch).unwrap_or(usize::MAX);
+        Ok(u64::try_from(self.inner.sweep(limit)).unwrap_or(u64::MAX))
     }
 }
 
 impl Inner {
-    fn sweep(&self) -> usize {
-        let now = millis(OffsetDateTime::now_utc());
+    /// Sweeps shard by shard, each under its own lock, up to `limit` in all.
+    fn sweep(&self, limit: usize) -> usize {
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut swept = 0;
         for shard in self.shards.iter() {
-            let mut shard = lock(shard);
-            let before = shard.len();
-            shard.retain(|_, entry| entry.is_live(now));
-            swept += before - shard.len();
+            if swept >= limit {
+                break;
+            }
+            swept += lock(shard).sweep(now, limit - swept);
         }
         swept
     }
@@ -306,75 +240,27 @@ impl Inner {
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     // No code path panics while holding a shard lock, but if one ever did the
-    // map is still a valid map: go on with it.
+    // shard is still a valid shard: go on with it.
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn shard_index(key: &SessionKey) -> usize {
-    // Bytes the hasher does not use, so shard and bucket are independent.
+    // A byte the index's hash does not use, so shard and bucket are
+    // independent.
     usize::from(key.as_bytes()[31]) % SHARDS
 }
 
-/// Makes room for one more entry in a full shard: expired entries go first,
-/// then the one closest to expiry.
-fn make_room(shard: &mut Shard, capacity: usize, now: i64) {
-    if shard.len() < capacity {
-        return;
+fn outcome(inserted: Inserted) -> WriteOutcome {
+    match inserted {
+        Inserted::Applied => WriteOutcome::Applied,
+        Inserted::KeyTaken => WriteOutcome::KeyTaken,
     }
-    shard.retain(|_, entry| entry.is_live(now));
-    while shard.len() >= capacity {
-        let Some(victim) = shard
-            .iter()
-            .min_by_key(|(_, entry)| entry.expires_ms)
-            .map(|(key, _)| *key)
-        else {
-            break;
-        };
-        shard.remove(&victim);
-        tracing::debug!("memory store full: evicted the least recently active session");
-    }
-}
-
-/// Inserts unless a live entry holds the key.
-fn insert_new(
-    shard: &mut Shard,
-    capacity: usize,
-    key: &SessionKey,
-    entry: Entry,
-    now: i64,
-) -> WriteOutcome {
-    if shard.len() < capacity {
-        // Room without evicting anyone (always, when unbounded): one lookup.
-        // An expired entry under the key is replaced in place.
-        return match shard.entry(*key.as_bytes()) {
-            Slot::Occupied(slot) if slot.get().is_live(now) => WriteOutcome::KeyTaken,
-            Slot::Occupied(mut slot) => {
-                slot.insert(entry);
-                WriteOutcome::Applied
-            }
-            Slot::Vacant(slot) => {
-                slot.insert(entry);
-                WriteOutcome::Applied
-            }
-        };
-    }
-    if shard.get(key.as_bytes()).is_some_and(|e| e.is_live(now)) {
-        return WriteOutcome::KeyTaken;
-    }
-    shard.remove(key.as_bytes());
-    make_room(shard, capacity, now);
-    shard.insert(*key.as_bytes(), entry);
-    WriteOutcome::Applied
 }
 
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
-        let shard = self.shard(key);
-        Ok(shard
-            .get(key.as_bytes())
-            .filter(|entry| entry.is_live(now))
-            .map(Entry::to_record))
+        let now = unix_millis(OffsetDateTime::now_utc());
+        Ok(self.shard(key).load(key, now))
     }
 
     async fn create(
@@ -383,16 +269,10 @@ impl SessionStore for MemoryStore {
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
         self.start_sweeper();
-        let now = millis(OffsetDateTime::now_utc());
-        let entry = Entry::new(changes);
-        let mut shard = self.shard(key);
-        Ok(insert_new(
-            &mut shard,
-            self.inner.shard_capacity,
-            key,
-            entry,
-            now,
-        ))
+        let now = unix_millis(OffsetDateTime::now_utc());
+        let entry = Entry::new(key, changes);
+        let capacity = self.inner.shard_capacity;
+        Ok(outcome(self.shard(key).insert(entry, capacity, now)))
     }
 
     async fn save(
@@ -400,9 +280,9 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut shard = self.shard(key);
-        match shard.get_mut(key.as_bytes()) {
+        match shard.get_mut(key) {
             Some(entry) if entry.is_live(now) => {
                 entry.apply(changes);
                 Ok(WriteOutcome::Applied)
@@ -416,11 +296,11 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut shard = self.shard(key);
-        match shard.get_mut(key.as_bytes()) {
+        match shard.get_mut(key) {
             Some(entry) if entry.is_live(now) => {
-                entry.expires_ms = millis(expires_at);
+                entry.set_expires_ms(unix_millis(expires_at));
                 Ok(WriteOutcome::Applied)
             }
             _ => Ok(WriteOutcome::NotLive),
@@ -433,19 +313,25 @@ impl SessionStore for MemoryStore {
         new: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = millis(OffsetDateTime::now_utc());
+        let now = unix_millis(OffsetDateTime::now_utc());
         let capacity = self.inner.shard_capacity;
+        let live = |shard: &mut Shard, key: &SessionKey| {
+            shard.get_mut(key).is_some_and(|e| e.is_live(now))
+        };
         let (a, b) = (shard_index(old), shard_index(new));
         if a == b {
             let mut shard = self.shard(old);
-            if shard.get(new.as_bytes()).is_some_and(|e| e.is_live(now)) {
+            if live(&mut shard, new) {
                 return Ok(WriteOutcome::KeyTaken);
             }
-            let Some(mut entry) = shard.remove(old.as_bytes()).filter(|e| e.is_live(now)) else {
+            if !live(&mut shard, old) {
+                return Ok(WriteOutcome::NotLive);
+            }
+            let Some(mut entry) = shard.remove(old) else {
                 return Ok(WriteOutcome::NotLive);
             };
             entry.apply(changes);
-            return Ok(insert_new(&mut shard, capacity, new, entry, now));
+            return Ok(outcome(shard.insert(entry.rekeyed(new), capacity, now)));
         }
         // Two shards: lock both, in index order, so two regenerations never
         // deadlock; the move is atomic to every other request.
@@ -457,21 +343,21 @@ impl SessionStore for MemoryStore {
         } else {
             (&mut *hi, &mut *lo)
         };
-        if new_shard
-            .get(new.as_bytes())
-            .is_some_and(|e| e.is_live(now))
-        {
+        if live(new_shard, new) {
             return Ok(WriteOutcome::KeyTaken);
         }
-        let Some(mut entry) = old_shard.remove(old.as_bytes()).filter(|e| e.is_live(now)) else {
+        if !live(old_shard, old) {
+            return Ok(WriteOutcome::NotLive);
+        }
+        let Some(mut entry) = old_shard.remove(old) else {
             return Ok(WriteOutcome::NotLive);
         };
         entry.apply(changes);
-        Ok(insert_new(new_shard, capacity, new, entry, now))
+        Ok(outcome(new_shard.insert(entry.rekeyed(new), capacity, now)))
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.shard(key).remove(key.as_bytes());
+        self.shard(key).remove(key);
         Ok(())
     }
 }
@@ -512,22 +398,60 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_shard_evicts_expired_sessions_then_the_least_recently_active() {
-        // One session per shard.
+    async fn a_full_shard_evicts_expired_and_probation_sessions_first() {
+        // One session per shard: the newcomer evicts the one never seen again.
         let store = MemoryStore::with_capacity(SHARDS);
         store.create(&key(1), &expiring_in(60_000)).await.unwrap();
         store.create(&key(2), &expiring_in(120_000)).await.unwrap();
         assert!(
             store.load(&key(1)).await.unwrap().is_none(),
-            "the nearest expiry went"
+            "on probation: evicted"
         );
         assert!(store.load(&key(2)).await.unwrap().is_some());
 
         let store = MemoryStore::with_capacity(2 * SHARDS);
         store.create(&key(1), &expiring_in(-10)).await.unwrap();
         store.create(&key(2), &expiring_in(60_000)).await.unwrap();
+        store.load(&key(2)).await.unwrap();
         store.create(&key(3), &expiring_in(30_000)).await.unwrap();
         assert_eq!(store.len(), 2, "the expired one made room");
+        assert!(store.load(&key(2)).await.unwrap().is_some());
+        assert!(store.load(&key(3)).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_one_visit_sessions_leaves_every_returning_session_alive() {
+        // Ten per shard, every test key in one shard: five returning
+        // visitors, then a hundred one-visit sessions.
+        let store = MemoryStore::with_capacity(10 * SHARDS);
+        for n in 1..=5 {
+            store.create(&key(n), &expiring_in(60_000)).await.unwrap();
+            assert!(store.load(&key(n)).await.unwrap().is_some());
+        }
+        for n in 10..110 {
+            store.create(&key(n), &expiring_in(120_000)).await.unwrap();
+            assert!(store.len() <= 10, "bounded: {}", store.len());
+        }
+        for n in 1..=5 {
+            assert!(
+                store.load(&key(n)).await.unwrap().is_some(),
+                "returning session {n} survived the flood"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shard_full_of_returning_sessions_evicts_the_least_recently_active() {
+        let store = MemoryStore::with_capacity(2 * SHARDS);
+        store.create(&key(1), &expiring_in(30_000)).await.unwrap();
+        store.create(&key(2), &expiring_in(60_000)).await.unwrap();
+        store.load(&key(1)).await.unwrap();
+        store.load(&key(2)).await.unwrap();
+        store.create(&key(3), &expiring_in(90_000)).await.unwrap();
+        assert!(
+            store.load(&key(1)).await.unwrap().is_none(),
+            "the nearest expiry went"
+        );
         assert!(store.load(&key(2)).await.unwrap().is_some());
         assert!(store.load(&key(3)).await.unwrap().is_some());
     }
@@ -540,15 +464,14 @@ mod tests {
     }
 
     #[test]
-    fn a_new_entry_holds_what_a_record_would_and_no_spare_slot() {
+    fn a_new_entry_holds_what_a_record_would() {
         let changes = ChangeSet::new(OffsetDateTime::now_utc())
             .set("a.x", "\"x\"")
             .increment("a.n", 3, 4)
             .remove("a.gone");
-        let entry = Entry::new(&changes);
-        assert_eq!(entry.fields.capacity(), 2);
+        let entry = Entry::new(&key(1), &changes);
         let mut fields: Vec<(String, String)> = entry
-            .fields
+            .fields()
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -556,7 +479,14 @@ mod tests {
         fields.sort();
         expected.sort();
         assert_eq!(fields, expected);
-        assert_eq!(entry.expires_ms, millis(changes.expires_at()));
+        assert_eq!(entry.expires_ms(), unix_millis(changes.expires_at()) & !1);
+    }
+
+    #[test]
+    fn debug_shows_the_configuration_and_no_data() {
+        let text = format!("{:?}", MemoryStore::with_capacity(640));
+        assert!(text.contains("capacity: Some(640)"), "{text}");
+        assert!(!text.contains("fields"), "{text}");
     }
 
     #[test]

@@ -1,19 +1,30 @@
-//! The cookie codec: reading the session ID out of a request's `Cookie`
-//! headers, and writing the `Set-Cookie` that carries it.
+//! The cookie codec: reading the session cookie's verified value out of a
+//! request's `Cookie` headers, and writing the `Set-Cookie` that carries a
+//! value.
+//!
+//! The codec seals and opens any text: for the server-side stores it is the
+//! session ID; a store that keeps the session's data in the cookie itself
+//! seals that instead.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use cookie::{Cookie, CookieJar, SameSite};
+use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use time::Duration;
 
-use crate::id::SessionId;
 use crate::key::Key;
 
+#[cfg(test)]
+mod properties;
+mod rules;
+mod seal;
+
+pub(crate) use self::seal::Opened;
+
 /// The longest session cookie value worth verifying. A signed ID is 76 bytes
-/// and an encrypted one 80; anything far past that is garbage or an attack.
+/// and an encrypted one 81; anything far past that is garbage or an attack.
 const MAX_VALUE_LEN: usize = 256;
 
 /// How the session cookie is protected.
@@ -31,13 +42,28 @@ pub enum CookieSecurity {
 /// What a request's cookies said about the session.
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
-    /// The verified session ID, if exactly one valid session cookie came.
-    pub(crate) id: Option<SessionId>,
-    /// Whether any cookie of the session's name came at all.
-    pub(crate) present: bool,
-    /// Whether the ID verified only under an older key, so the cookie should
-    /// be re-issued under the current one.
+    /// The verified (or decrypted) value, if exactly one valid session cookie
+    /// came.
+    pub(crate) value: Option<Opened>,
+    /// How many cookies of the session's name came.
+    pub(crate) seen: CookieSeen,
+    /// Whether the value verified only under an older key, or in the older
+    /// format, so the cookie should be re-issued under the current key.
     pub(crate) stale_key: bool,
+}
+
+/// How many cookies of the session's name a request carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum CookieSeen {
+    /// None.
+    #[default]
+    None,
+    /// Exactly one: if it names no live session, the response clears it.
+    One,
+    /// Several (another `Path`'s or `Domain`'s cookie, or cookie tossing):
+    /// all are refused, and none is cleared, since a removal cookie can only
+    /// reach the one of this layer's `Path` and `Domain`.
+    Repeated,
 }
 
 /// The cookie's name, attributes and keys.
@@ -76,7 +102,8 @@ impl CookieCodec {
         }
     }
 
-    /// Reads the session ID from the request's `Cookie` headers.
+    /// Reads the session cookie's verified value from the request's `Cookie`
+    /// headers.
     ///
     /// Missing, unsigned, tampered, garbled, oversized or duplicated session
     /// cookies all mean "no session". Never panics.
@@ -97,7 +124,11 @@ impl CookieCodec {
             }
         }
         let mut incoming = Incoming {
-            present: count > 0,
+            seen: match count {
+                0 => CookieSeen::None,
+                1 => CookieSeen::One,
+                _ => CookieSeen::Repeated,
+            },
             ..Incoming::default()
         };
         let value = match (count, found.map(std::str::from_utf8)) {
@@ -112,10 +143,20 @@ impl CookieCodec {
             }
         };
         let value = value.trim_matches('"');
+        // A client that percent-encodes cookie values (the `cookie` crate's
+        // `encoded()`, tower-cookies, some proxies) sends `%3D` for `=`; `%`
+        // never appears in a value this codec issues, so decode first.
+        let decoded;
+        let value = if value.contains('%') {
+            decoded = percent_decode(value.as_bytes());
+            decoded.as_slice()
+        } else {
+            value.as_bytes()
+        };
         for (index, key) in self.keys.iter().enumerate() {
-            if let Some(id) = self.open(key, value) {
-                incoming.id = Some(id);
-                incoming.stale_key = index > 0;
+            if let Some(opened) = self.open(key, value) {
+                incoming.value = Some(opened);
+                incoming.stale_key = index > 0 || is_legacy(value);
                 return incoming;
             }
         }
@@ -123,38 +164,33 @@ impl CookieCodec {
         incoming
     }
 
-    fn open(&self, key: &Key, value: &str) -> Option<SessionId> {
-        let jar = CookieJar::new();
-        let cookie = Cookie::new(self.name.clone(), value.to_owned());
-        let opened = match self.security {
-            CookieSecurity::Signed => jar.signed(key.inner()).verify(cookie),
-            CookieSecurity::Private => jar.private(key.inner()).decrypt(cookie),
-        }?;
-        SessionId::parse(opened.value())
+    fn open(&self, key: &Key, value: &[u8]) -> Option<Opened> {
+        match self.security {
+            CookieSecurity::Signed => seal::open_signed(key, &self.name, value),
+            CookieSecurity::Private => seal::open_private(key, &self.name, value),
+        }
     }
 
-    /// The `Set-Cookie` value that gives the client this session ID.
+    /// The `Set-Cookie` value that gives the client a cookie carrying
+    /// `value`, signed or encrypted under the current key. A signed value
+    /// must need no percent-encoding (a session ID never does).
     ///
-    /// The `cookie` crate signs (or encrypts) the value; the attributes, which
-    /// it writes after the value in a fixed order (`Max-Age` last but for
-    /// `Expires`, which an issued cookie never has), are its own text too,
-    /// made once: the result is byte for byte what the crate writes for the
-    /// whole cookie.
-    pub(crate) fn issue(&self, id: &SessionId, max_age: Option<Duration>) -> Option<HeaderValue> {
+    /// The attributes, which the `cookie` crate writes after the value in a
+    /// fixed order (`Max-Age` last but for `Expires`, which an issued cookie
+    /// never has), are its text, made once.
+    pub(crate) fn issue(&self, value: &str, max_age: Option<Duration>) -> Option<HeaderValue> {
         let key = self.keys.first()?;
-        let cookie = Cookie::new(self.name.clone(), id.expose().to_owned());
-        let mut jar = CookieJar::new();
-        match self.security {
-            CookieSecurity::Signed => jar.signed_mut(key.inner()).add(cookie),
-            CookieSecurity::Private => jar.private_mut(key.inner()).add(cookie),
-        }
-        let sealed = jar.get(&self.name)?.value();
         let attributes = self.attributes();
         let mut text =
-            String::with_capacity(self.name.len() + 1 + sealed.len() + attributes.len() + 24);
+            String::with_capacity(self.name.len() + 2 + 2 * value.len() + 64 + attributes.len());
         text.push_str(&self.name);
         text.push('=');
-        text.push_str(sealed);
+        match self.security {
+            CookieSecurity::Signed => seal::sign(key, &self.name, value, &mut text),
+            CookieSecurity::Private => {
+                seal::seal(key, &self.name, value.as_bytes(), &mut text).ok()?;
+            }
+        }
         text.push_str(attributes);
         if let Some(max_age) = max_age {
             // Writing to a String cannot fail.
@@ -196,28 +232,67 @@ impl CookieCodec {
     }
 }
 
+/// Whether a verified value came in the `cookie` crate's older format,
+/// which holds no `.`.
+fn is_legacy(value: &[u8]) -> bool {
+    !value.contains(&b'.')
+}
+
+/// `%XX` sequences decoded; a `%` not followed by two hex digits is kept as
+/// it is (and then fails to verify).
+fn percent_decode(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        if b == b'%' {
+            if let (Some(hi), Some(lo)) = (
+                text.get(i + 1).copied().and_then(hex),
+                text.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'%'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::SessionId;
 
     fn codec(security: CookieSecurity) -> CookieCodec {
         CookieCodec::new(security, vec![Key::generate()])
     }
 
-    /// What the `cookie` crate writes for the whole cookie, built the way
-    /// `issue` built it before it wrote the attributes itself.
-    fn whole_cookie(codec: &CookieCodec, id: &SessionId, max_age: Option<Duration>) -> String {
+    /// What the `cookie` crate's jars wrote for the whole cookie, before this
+    /// codec signed and sealed values itself: the format that must still
+    /// verify.
+    fn legacy_cookie(codec: &CookieCodec, id: &SessionId, max_age: Option<Duration>) -> String {
         let mut cookie = codec.base(id.expose().to_owned());
         if let Some(max_age) = max_age {
             cookie.set_max_age(max_age);
         }
-        let mut jar = CookieJar::new();
-        let key = codec.keys[0].inner();
+        let mut jar = cookie::CookieJar::new();
+        let key = codec.keys[0].cookie_key();
         match codec.security {
-            CookieSecurity::Signed => jar.signed_mut(key).add(cookie),
-            CookieSecurity::Private => jar.private_mut(key).add(cookie),
+            CookieSecurity::Signed => jar.signed_mut(&key).add(cookie),
+            CookieSecurity::Private => jar.private_mut(&key).add(cookie),
         }
         jar.get(&codec.name).unwrap().to_string()
+    }
+
+    fn id_of(incoming: &Incoming) -> Option<SessionId> {
+        incoming
+            .value
+            .as_ref()
+            .and_then(Opened::as_str)
+            .and_then(SessionId::parse)
     }
 
     fn headers(values: &[&str]) -> HeaderMap {
@@ -239,19 +314,20 @@ mod tests {
         for security in [CookieSecurity::Signed, CookieSecurity::Private] {
             let codec = codec(security);
             let id = SessionId::generate().unwrap();
-            let set = codec.issue(&id, None).unwrap();
+            let set = codec.issue(id.expose(), None).unwrap();
             let value = value_of(&set);
             if security == CookieSecurity::Private {
                 assert!(!value.contains(id.expose()), "private cookies hide the id");
             }
             let read = codec.read(&headers(&[&format!("other=1; sid={value}")]));
-            assert_eq!(read.id, Some(id));
+            assert_eq!(id_of(&read), Some(id));
             assert!(!read.stale_key);
         }
     }
 
     #[test]
-    fn an_issued_cookie_is_what_the_cookie_crate_writes_for_the_whole_cookie() {
+    fn an_issued_cookie_has_the_attributes_the_cookie_crate_writes_and_a_value_that_needs_no_encoding(
+    ) {
         let id = SessionId::generate().unwrap();
         for security in [CookieSecurity::Signed, CookieSecurity::Private] {
             for max_age in [None, Some(Duration::hours(24)), Some(Duration::ZERO)] {
@@ -265,29 +341,82 @@ mod tests {
                 dressed.http_only = false;
                 plain.secure = false;
                 for codec in [&plain, &dressed] {
-                    let issued = codec.issue(&id, max_age).unwrap();
-                    let whole = whole_cookie(codec, &id, max_age);
-                    // The value differs (a fresh nonce or the same MAC);
-                    // everything else is the same text.
+                    let issued = codec.issue(id.expose(), max_age).unwrap();
+                    let whole = legacy_cookie(codec, &id, max_age);
+                    // The value differs; everything else is the same text.
                     let (name, rest) = whole.split_once('=').unwrap();
                     let attrs = rest.find(';').map_or("", |at| &rest[at..]);
                     let text = issued.to_str().unwrap();
                     let value = value_of(&issued);
                     assert_eq!(text, format!("{name}={value}{attrs}"));
-                    if security == CookieSecurity::Signed {
-                        assert_eq!(text, whole, "signing is deterministic");
-                    }
+                    assert!(
+                        value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
+                        "{value} needs percent-encoding"
+                    );
                     let read = codec.read(&headers(&[&format!("{name}={value}")]));
-                    assert_eq!(read.id.as_ref(), Some(&id));
+                    assert_eq!(id_of(&read).as_ref(), Some(&id));
+                    assert!(!read.stale_key);
                 }
             }
         }
     }
 
     #[test]
+    fn a_cookie_in_the_cookie_crates_format_still_verifies_and_is_reissued() {
+        let id = SessionId::generate().unwrap();
+        for security in [CookieSecurity::Signed, CookieSecurity::Private] {
+            let codec = codec(security);
+            let legacy = legacy_cookie(&codec, &id, None);
+            let pair = legacy.split(';').next().unwrap();
+            let read = codec.read(&headers(&[pair]));
+            assert_eq!(id_of(&read), Some(id.clone()), "{security:?}");
+            assert!(read.stale_key, "an old-format cookie is re-issued");
+        }
+    }
+
+    #[test]
+    fn a_signed_cookie_under_another_name_does_not_verify() {
+        let id = SessionId::generate().unwrap();
+        for security in [CookieSecurity::Signed, CookieSecurity::Private] {
+            let codec = codec(security);
+            let mut other = codec.clone();
+            other.name = "other".into();
+            let value = value_of(&other.issue(id.expose(), None).unwrap());
+            let read = codec.read(&headers(&[&format!("sid={value}")]));
+            assert_eq!(read.value, None, "{security:?}: the MAC binds the name");
+        }
+    }
+
+    #[test]
+    fn a_percent_encoded_cookie_verifies() {
+        let id = SessionId::generate().unwrap();
+        for security in [CookieSecurity::Signed, CookieSecurity::Private] {
+            let codec = codec(security);
+            let legacy = legacy_cookie(&codec, &id, None);
+            let value = legacy.split(';').next().unwrap().split_once('=').unwrap().1;
+            let encoded: String = value
+                .chars()
+                .map(|c| match c {
+                    '=' | '+' | '/' | '.' => format!("%{:02X}", u32::from(c)),
+                    c => c.to_string(),
+                })
+                .collect();
+            let read = codec.read(&headers(&[&format!("sid={encoded}")]));
+            assert_eq!(id_of(&read), Some(id.clone()), "{security:?}: {encoded}");
+            let fresh = value_of(&codec.issue(id.expose(), None).unwrap()).replace('.', "%2E");
+            let read = codec.read(&headers(&[&format!("sid={fresh}")]));
+            assert_eq!(id_of(&read), Some(id.clone()), "{security:?}: {fresh}");
+        }
+    }
+
+    #[test]
     fn default_attributes_are_secure() {
         let codec = codec(CookieSecurity::Signed);
-        let set = codec.issue(&SessionId::generate().unwrap(), None).unwrap();
+        let set = codec
+            .issue(SessionId::generate().unwrap().expose(), None)
+            .unwrap();
         let text = set.to_str().unwrap();
         for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
             assert!(text.contains(attr), "{text} lacks {attr}");
@@ -302,7 +431,7 @@ mod tests {
     fn tampered_unsigned_duplicated_and_oversized_cookies_give_no_session() {
         let codec = codec(CookieSecurity::Signed);
         let id = SessionId::generate().unwrap();
-        let value = value_of(&codec.issue(&id, None).unwrap());
+        let value = value_of(&codec.issue(id.expose(), None).unwrap());
         let mut tampered = value.clone().into_bytes();
         let last = tampered.len() - 1;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -317,14 +446,14 @@ mod tests {
             "sid=%%%;;;==".to_owned(),
         ] {
             let read = codec.read(&headers(&[&bad]));
-            assert_eq!(read.id, None, "{bad} must not verify");
+            assert_eq!(read.value, None, "{bad} must not verify");
         }
         let split = codec.read(&headers(&[
             &format!("sid={value}"),
             &format!("sid={value}"),
         ]));
         assert_eq!(
-            split.id, None,
+            split.value, None,
             "a cookie repeated across headers is refused"
         );
     }
@@ -333,10 +462,10 @@ mod tests {
     fn an_older_key_still_verifies_and_asks_for_a_reissue() {
         let mut old = codec(CookieSecurity::Signed);
         let id = SessionId::generate().unwrap();
-        let value = value_of(&old.issue(&id, None).unwrap());
+        let value = value_of(&old.issue(id.expose(), None).unwrap());
         old.keys.insert(0, Key::generate());
         let read = old.read(&headers(&[&format!("sid={value}")]));
-        assert_eq!(read.id, Some(id));
+        assert_eq!(id_of(&read), Some(id));
         assert!(read.stale_key);
     }
 

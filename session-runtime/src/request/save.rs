@@ -1,0 +1,418 @@
+//! After the handler: write back what changed, by one of four steps, and
+//! set or remove the cookie.
+//!
+//! | lifecycle  | stored session loaded | step                                          |
+//! | ---------- | --------------------- | --------------------------------------------- |
+//! | destroy    | yes                   | [`Step::Destroy`]: delete, remove the cookie  |
+//! | regenerate | yes                   | [`Step::Regenerate`]: move to a new ID        |
+//! | start fresh | yes                  | [`Step::StartFresh`]: delete, create anew     |
+//! | keep       | yes, and the request emptied it of every field | [`Step::Destroy`] |
+//! | keep       | yes                   | [`Step::Keep`]: save, touch or nothing        |
+//! | keep, regenerate or start fresh | no | [`Step::Create`] if the request stored data |
+//! | any        | no, one dead cookie came | [`Step::Clear`]: remove the cookie         |
+//! | any        | no                    | [`Step::Nothing`]                             |
+//!
+//! A dead cookie (one that failed to verify, or named a session that expired,
+//! was destroyed or never existed) is cleared so the client stops sending it;
+//! when several cookies of the session's name came, none is cleared: a
+//! removal cookie reaches only the one of this layer's `Path` and `Domain`.
+//!
+//! A response with a 5xx status saves nothing but a destroy (logout never
+//! fails open); a request a trusted proxy says came over plain HTTP with a
+//! `Secure` cookie saves nothing at all.
+//!
+//! A response that carries a session `Set-Cookie` is kept out of shared
+//! caches (`Cache-Control: no-store`, or `private` added to the app's own),
+//! and every response that used the session gets `Vary: Cookie`.
+
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use time::OffsetDateTime;
+
+use super::{Lifecycle, Loaded, RequestSession};
+use crate::cookie::CookieSeen;
+use crate::error::SaveError;
+use crate::expiry::{Expiry, CREATED_FIELD};
+use crate::id::SessionId;
+use crate::store::{ChangeSet, WriteOutcome};
+
+/// How many times a new ID is drawn when a store says the key is taken.
+const CREATE_ATTEMPTS: usize = 4;
+
+/// What the handler left for the save, taken out of the request's state once.
+#[derive(Debug)]
+pub(crate) struct Ending {
+    pub(crate) loaded: Option<Loaded>,
+    pub(crate) cookie_seen: CookieSeen,
+    /// Whether the request left the loaded session with no field at all.
+    pub(crate) emptied: bool,
+    pub(crate) changes: ChangeSet,
+    pub(crate) lifecycle: Lifecycle,
+    /// The loaded session's expiry, before this request.
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) created: Option<OffsetDateTime>,
+}
+
+/// The step a save takes: see the module's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Nothing,
+    Clear,
+    Destroy,
+    Regenerate,
+    StartFresh,
+    Keep,
+    Create,
+}
+
+impl Ending {
+    /// The lifecycle-by-outcome table.
+    pub(crate) fn step(&self) -> Step {
+        let dead_cookie = self.cookie_seen == CookieSeen::One;
+        match (self.lifecycle, self.loaded.is_some()) {
+            (Lifecycle::Destroy, true) => Step::Destroy,
+            (Lifecycle::Regenerate, true) => Step::Regenerate,
+            (Lifecycle::StartFresh, true) => Step::StartFresh,
+            (Lifecycle::Keep, true) if self.emptied => Step::Destroy,
+            (Lifecycle::Keep, true) => Step::Keep,
+            (_, false) if self.lifecycle != Lifecycle::Destroy && self.changes.stores_data() => {
+                Step::Create
+            }
+            (_, false) if dead_cookie => Step::Clear,
+            (_, false) => Step::Nothing,
+        }
+    }
+}
+
+/// What a step does to the cookie.
+///
+/// The cookie carries a session ID today; a store whose data lives in the
+/// cookie itself adds its own variant here, and the steps stay as they are.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CookieAction {
+    /// No `Set-Cookie`.
+    Leave,
+    /// Give the client this session's cookie; `created` is the session's
+    /// creation time where an absolute lifetime tracks it (it caps a
+    /// persistent cookie's `Max-Age`).
+    Issue {
+        id: SessionId,
+        created: Option<OffsetDateTime>,
+    },
+    /// Make the client drop its session cookie.
+    Remove,
+}
+
+impl RequestSession {
+    /// Writes the session back after the handler answered, and sets the
+    /// cookie. A store failure here turns the response into a 500, so a client
+    /// is never told a write succeeded when it did not.
+    pub(crate) async fn finish(
+        &self,
+        status: StatusCode,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SaveError> {
+        let now = OffsetDateTime::now_utc();
+        let Some(ending) = self.end(status, now)? else {
+            return Ok(());
+        };
+        let action = match ending.step() {
+            Step::Nothing => CookieAction::Leave,
+            Step::Clear => CookieAction::Remove,
+            Step::Destroy => self.destroy_step(&ending).await?,
+            Step::Regenerate => self.regenerate_step(ending, now).await?,
+            Step::StartFresh => self.start_fresh_step(ending, now).await?,
+            Step::Keep => self.keep_step(ending, now).await?,
+            Step::Create => self.create_step(ending.changes, now).await?,
+        };
+        let cookie_set = action != CookieAction::Leave;
+        self.set_cookie(action, now, headers)?;
+        keep_out_of_shared_caches(headers, cookie_set);
+        Ok(())
+    }
+
+    /// Marks the request finished and takes what the save needs out of its
+    /// state: `None` when nothing is to be saved at all.
+    fn end(&self, status: StatusCode, now: OffsetDateTime) -> Result<Option<Ending>, SaveError> {
+        let mut state = self.state();
+        state.finished = true;
+        if state.plain_http {
+            return Ok(None);
+        }
+        if status.is_server_error() {
+            if state.lifecycle != Lifecycle::Destroy {
+                tracing::debug!(%status, "the handler failed; its session changes are dropped");
+                return Ok(None);
+            }
+            // Logout never fails open: the destroy is carried out, and
+            // nothing else of the request is saved.
+            tracing::debug!(%status, "the handler failed; its logout is still carried out");
+            let expires_at = state.record.expires_at();
+            state.changes = ChangeSet::new(expires_at);
+            state.failed = None;
+        }
+        if let Some((field, source)) = state.failed.take() {
+            return Err(SaveError::Encode { field, source });
+        }
+        let expires_at = state.record.expires_at();
+        let mut changes = std::mem::replace(&mut state.changes, ChangeSet::new(expires_at));
+        changes.set_expires_at(self.shared.expiry.next(now, state.created));
+        // Emptied: the request changed something and no field is left (a
+        // reserved field such as the creation time does not count).
+        let emptied = state.loaded.is_some()
+            && !changes.is_empty()
+            && state.record.fields().all(|(name, _)| is_reserved(name));
+        Ok(Some(Ending {
+            loaded: state.loaded.clone(),
+            cookie_seen: state.cookie_seen,
+            emptied,
+            changes,
+            lifecycle: state.lifecycle,
+            expires_at,
+            created: state.created,
+        }))
+    }
+
+    /// Logout: delete the stored session, and remove the cookie the client
+    /// sent.
+    async fn destroy_step(&self, ending: &Ending) -> Result<CookieAction, SaveError> {
+        if let Some(loaded) = &ending.loaded {
+            self.shared.store.delete(&loaded.key).await?;
+            self.state().destroyed = true;
+            tracing::debug!(key = ?loaded.key, "session destroyed");
+        }
+        Ok(if ending.cookie_seen == CookieSeen::One {
+            CookieAction::Remove
+        } else {
+            CookieAction::Leave
+        })
+    }
+
+    /// Login: move the session to a fresh ID, with this request's changes.
+    async fn regenerate_step(
+        &self,
+        ending: Ending,
+        now: OffsetDateTime,
+    ) -> Result<CookieAction, SaveError> {
+        let Some(loaded) = ending.loaded else {
+            return self.create_step(ending.changes, now).await;
+        };
+        for _ in 0..CREATE_ATTEMPTS {
+            let new = SessionId::generate()?;
+            let outcome = self
+                .shared
+                .store
+                .regenerate(&loaded.key, &new.key(), &ending.changes)
+                .await?;
+            match outcome {
+                WriteOutcome::Applied => {
+                    tracing::debug!(old = ?loaded.key, new = ?new.key(), "session regenerated");
+                    return Ok(CookieAction::Issue {
+                        id: new,
+                        created: ending.created,
+                    });
+                }
+                WriteOutcome::KeyTaken => continue,
+                _ => {
+                    // The session ended meanwhile: start afresh with what
+                    // this request stored, never the old data.
+                    return self.create_step(ending.changes, now).await;
+                }
+            }
+        }
+        Err(SaveError::NoFreeKey)
+    }
+
+    /// Login that keeps nothing from before: the old session is deleted
+    /// first (so a failure after it logs out rather than keeping old data),
+    /// then a new one is created with what this request wrote, under a new
+    /// ID. A new session that stores nothing gets no cookie, and the old
+    /// cookie is removed.
+    async fn start_fresh_step(
+        &self,
+        ending: Ending,
+        now: OffsetDateTime,
+    ) -> Result<CookieAction, SaveError> {
+        if let Some(loaded) = &ending.loaded {
+            self.shared.store.delete(&loaded.key).await?;
+            tracing::debug!(key = ?loaded.key, "session ended for a fresh start");
+        }
+        // Only what this request set or counted: removals of data from
+        // before mean nothing in a new session.
+        let mut fresh = ChangeSet::new(ending.changes.expires_at());
+        for (key, json) in ending.changes.sets() {
+            if !is_reserved(key) {
+                fresh.push_set(key.to_owned().into(), json.to_owned());
+            }
+        }
+        for inc in ending.changes.increments() {
+            fresh.push_increment(inc.key.clone(), inc.delta, inc.initial);
+        }
+        match self.create_step(fresh, now).await? {
+            CookieAction::Leave => Ok(CookieAction::Remove),
+            issued => Ok(issued),
+        }
+    }
+
+    /// The common case: write what changed to the same session, or move its
+    /// expiry, or nothing.
+    async fn keep_step(
+        &self,
+        ending: Ending,
+        now: OffsetDateTime,
+    ) -> Result<CookieAction, SaveError> {
+        let Some(loaded) = ending.loaded else {
+            return self.create_step(ending.changes, now).await;
+        };
+        let expiry = &self.shared.expiry;
+        let changes = &ending.changes;
+        // A cookie under an older key, or `rolling`, re-issues the cookie
+        // whatever else happens; moving the expiry re-issues a persistent
+        // one, whose `Max-Age` follows it.
+        let mut reissue = loaded.stale_key || expiry.rolling;
+        let outcome = if !changes.is_empty() {
+            Some(self.shared.store.save(&loaded.key, changes).await?)
+        } else if expiry.due_for_extension(ending.expires_at, now, changes.expires_at()) {
+            Some(
+                self.shared
+                    .store
+                    .touch(&loaded.key, changes.expires_at())
+                    .await?,
+            )
+        } else {
+            None
+        };
+        match outcome {
+            Some(WriteOutcome::Applied) => reissue |= expiry.persistent_cookie,
+            Some(_) => {
+                tracing::debug!(
+                    key = ?loaded.key,
+                    "the session ended while this request ran; its changes are dropped"
+                );
+                reissue = false;
+            }
+            None => {}
+        }
+        Ok(if reissue {
+            CookieAction::Issue {
+                id: loaded.id,
+                created: ending.created,
+            }
+        } else {
+            CookieAction::Leave
+        })
+    }
+
+    /// A new session: store it under a fresh ID, if the request stored data.
+    async fn create_step(
+        &self,
+        mut changes: ChangeSet,
+        now: OffsetDateTime,
+    ) -> Result<CookieAction, SaveError> {
+        if !changes.stores_data() {
+            return Ok(CookieAction::Leave);
+        }
+        let expiry = &self.shared.expiry;
+        let created = expiry.absolute.map(|_| now);
+        if created.is_some() {
+            changes.push_set(CREATED_FIELD.into(), Expiry::created_value(now));
+            changes.set_expires_at(expiry.next(now, created));
+        }
+        for _ in 0..CREATE_ATTEMPTS {
+            let id = SessionId::generate()?;
+            let key = id.key();
+            if self.shared.store.create(&key, &changes).await? == WriteOutcome::Applied {
+                tracing::debug!(?key, "session created");
+                return Ok(CookieAction::Issue { id, created });
+            }
+        }
+        Err(SaveError::NoFreeKey)
+    }
+
+    /// Writes the step's cookie into the response's headers.
+    fn set_cookie(
+        &self,
+        action: CookieAction,
+        now: OffsetDateTime,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SaveError> {
+        let codec = &self.shared.codec;
+        match action {
+            CookieAction::Leave => {}
+            CookieAction::Remove => {
+                if let Some(value) = codec.removal() {
+                    headers.append(SET_COOKIE, value);
+                }
+            }
+            CookieAction::Issue { id, created } => {
+                let max_age = self.shared.expiry.cookie_max_age(now, created);
+                let value = codec.issue(id.expose(), max_age).ok_or(SaveError::Cookie)?;
+                headers.append(SET_COOKIE, value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a stored field is one the runtime keeps for itself (its name has
+/// no `.`, which every derived key has), not the app's data.
+fn is_reserved(name: &str) -> bool {
+    !name.contains('.')
+}
+
+/// A response that sets the session cookie must not be stored by a shared
+/// cache (which would hand one user's cookie to the next), and a response
+/// that depends on the session must not be served to another client's
+/// session: `Vary: Cookie`.
+fn keep_out_of_shared_caches(headers: &mut HeaderMap, cookie_set: bool) {
+    if cookie_set {
+        let private = match headers.get(CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+            None => Some("no-store".to_owned()),
+            Some(value) => {
+                let directives: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .collect();
+                let is = |d: &str, name: &str| {
+                    d.get(..name.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(name))
+                };
+                if directives
+                    .iter()
+                    .any(|d| is(d, "private") || is(d, "no-store"))
+                {
+                    None
+                } else {
+                    // `public` and a shared cache's own max-age say the
+                    // opposite of `private`: they go.
+                    let kept = directives
+                        .into_iter()
+                        .filter(|d| !is(d, "public") && !is(d, "s-maxage"));
+                    Some(
+                        std::iter::once("private")
+                            .chain(kept)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                }
+            }
+        };
+        if let Some(value) = private.and_then(|v| HeaderValue::try_from(v).ok()) {
+            headers.insert(CACHE_CONTROL, value);
+        }
+    }
+    let varies = headers.get_all(VARY).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|f| f == "*" || f.eq_ignore_ascii_case("cookie"))
+        })
+    });
+    if !varies {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}
+
+#[cfg(test)]
+mod tests;

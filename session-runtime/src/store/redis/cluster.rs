@@ -1,0 +1,78 @@
+//! `regenerate` on a Redis Cluster, in three checked steps (see the module
+//! docs of [`super`] for why it is safe).
+
+use redis::Value;
+
+use super::replies::parse_snapshot;
+use super::scripts::SCRIPTS;
+use super::RedisStore;
+use crate::store::{ChangeSet, StoreError, WriteOutcome};
+
+/// The most times a Cluster regenerate starts over when another request
+/// changes the old session while it moves.
+const CLUSTER_MOVE_ATTEMPTS: usize = 3;
+
+impl RedisStore {
+    pub(super) async fn regenerate_on_cluster(
+        &self,
+        old: &str,
+        new: &str,
+        changes: &ChangeSet,
+    ) -> Result<WriteOutcome, StoreError> {
+        for _ in 0..CLUSTER_MOVE_ATTEMPTS {
+            // Step 1: the old session and the digest of its fields.
+            let snapshot: Option<Vec<Value>> = self
+                .run("cannot read the session to regenerate", |mut conn| {
+                    let invocation = SCRIPTS.snapshot.key(old);
+                    async move { invocation.invoke_async(&mut conn).await }
+                })
+                .await?;
+            let Some(snapshot) = snapshot else {
+                return Ok(WriteOutcome::NotLive);
+            };
+            let (digest, mut record) = parse_snapshot(snapshot)?;
+            record.apply(changes);
+            // Step 2: the new session, refused if the key is taken.
+            match self
+                .create_fields(new, record.into_fields(), changes.expires_at())
+                .await?
+            {
+                WriteOutcome::Applied => {}
+                other => return Ok(other),
+            }
+            // Step 3: retire the old session, if it is still as it was read.
+            let retired = self
+                .run("cannot retire the regenerated session", |mut conn| {
+                    let mut invocation = SCRIPTS.retire.key(old);
+                    invocation.arg(digest);
+                    async move { invocation.invoke_async::<i64>(&mut conn).await }
+                })
+                .await;
+            let retired = match retired {
+                Ok(retired) => retired,
+                Err(err) => {
+                    // The old session may still be live: take the new one
+                    // back, so that only one of them stays.
+                    let _ = self.delete_key(new).await;
+                    return Err(err);
+                }
+            };
+            match retired {
+                1 => return Ok(WriteOutcome::Applied),
+                0 => {
+                    // Ended meanwhile (a logout, another login): the new key
+                    // must not keep it alive.
+                    self.delete_key(new).await?;
+                    return Ok(WriteOutcome::NotLive);
+                }
+                _ => {
+                    // Changed meanwhile: move it again, with that change.
+                    self.delete_key(new).await?;
+                }
+            }
+        }
+        Err(StoreError::msg(
+            "the session kept changing while it was regenerated; try again",
+        ))
+    }
+}
