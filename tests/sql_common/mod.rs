@@ -111,14 +111,14 @@ pub(crate) fn ago(seconds: i64) -> OffsetDateTime {
 }
 
 /// The key of the session a browser's cookie jar holds: a signed cookie is
-/// 44 characters of signature, then the 32 of the ID.
+/// the ID, a dot, and its signature.
 pub(crate) fn key_of_cookie(cookie_header: &str) -> SessionKey {
     let value = cookie_header
         .split(';')
         .map(str::trim)
         .find_map(|c| c.strip_prefix("sid="))
         .expect("a session cookie");
-    let id = &value[value.len() - 32..];
+    let id = value.rsplit_once('.').map_or(value, |(id, _)| id);
     SessionId::parse(id).expect("a session ID").key()
 }
 
