@@ -10,6 +10,20 @@
 //!
 //! Every `POST` takes `?delay_ms=N` (0 to 5000): the handler sleeps that long
 //! after reading its session and before changing it, to widen race windows.
+//!
+//! The sessions of a user (on a store with a per-user index, such as the
+//! memory store; others answer 501):
+//!
+//! ```text
+//! curl -c jar -b jar -d user=ada -d remember=1 http://127.0.0.1:3000/login
+//! curl -b jar http://127.0.0.1:3000/sessions   # [{"handle":"…","current":true,…}]
+//! curl -b jar -d handle=… http://127.0.0.1:3000/sessions/revoke
+//! curl -b jar -X POST http://127.0.0.1:3000/logout-others
+//! curl -b jar -X POST http://127.0.0.1:3000/logout-everywhere
+//! ```
+//!
+//! `created`, `last_seen` and `expires` in `GET /sessions` are Unix times in
+//! seconds.
 
 mod common;
 
@@ -22,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
-use session_kit::{Session, SessionHandle};
+use session_kit::{Session, SessionHandle, StoreError, StoreErrorKind, UserSession};
 
 /// The visit counter `GET /` shows.
 #[derive(Session, Default, Debug)]
@@ -96,6 +110,8 @@ async fn index(mut visits: Session<Visits>) -> String {
 #[derive(Deserialize)]
 struct Login {
     user: String,
+    /// `1` for "remember me": a persistent cookie.
+    remember: Option<String>,
 }
 
 async fn login(
@@ -110,8 +126,10 @@ async fn login(
         return (StatusCode::BAD_REQUEST, "user must not be empty").into_response();
     }
     auth.user = Some(user.to_owned());
-    // A new session ID at login: an ID planted before login is worthless.
-    handle.regenerate();
+    // Binds the session to the user and gives it a new ID in the same step:
+    // an ID planted before login is worthless.
+    let remember = login.remember.as_deref() == Some("1");
+    handle.bind_user(user, remember);
     format!("Logged in as {user}").into_response()
 }
 
@@ -126,6 +144,97 @@ async fn logout(handle: SessionHandle, delay: Query<Delay>) -> Response {
     pause(delay).await;
     handle.destroy();
     "Logged out".into_response()
+}
+
+fn not_logged_in() -> Response {
+    (StatusCode::UNAUTHORIZED, "Not logged in").into_response()
+}
+
+/// A store error of the sessions-of-a-user routes, as a response.
+fn store_failed(err: &StoreError) -> Response {
+    if err.kind() == StoreErrorKind::Unsupported {
+        (
+            StatusCode::NOT_IMPLEMENTED,
+            "This session store keeps no index of a user's sessions: they cannot be listed \
+             or revoked here",
+        )
+            .into_response()
+    } else {
+        tracing::error!(error = %err, "the sessions of a user are out of reach");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The session store is unavailable",
+        )
+            .into_response()
+    }
+}
+
+fn unix(at: Option<session_kit::time::OffsetDateTime>) -> serde_json::Value {
+    at.map_or(serde_json::Value::Null, |at| at.unix_timestamp().into())
+}
+
+fn listed(session: &UserSession) -> serde_json::Value {
+    serde_json::json!({
+        "handle": session.handle(),
+        "created": unix(session.created()),
+        "last_seen": unix(Some(session.last_seen())),
+        "expires": unix(Some(session.expires_at())),
+        "remembered": session.is_remembered(),
+        "current": session.is_current(),
+    })
+}
+
+async fn sessions(handle: SessionHandle) -> Response {
+    if handle.user().is_none() {
+        return not_logged_in();
+    }
+    match handle.list_user_sessions().await {
+        Ok(list) => Json(list.iter().map(listed).collect::<Vec<_>>()).into_response(),
+        Err(err) => store_failed(&err),
+    }
+}
+
+#[derive(Deserialize)]
+struct Revoke {
+    handle: String,
+}
+
+async fn revoke(
+    handle: SessionHandle,
+    delay: Query<Delay>,
+    Form(revoke): Form<Revoke>,
+) -> Response {
+    pause(delay).await;
+    if handle.user().is_none() {
+        return not_logged_in();
+    }
+    match handle.revoke_user_session(&revoke.handle).await {
+        Ok(true) => "Session logged out".into_response(),
+        Ok(false) => (StatusCode::NOT_FOUND, "No such session").into_response(),
+        Err(err) => store_failed(&err),
+    }
+}
+
+async fn logout_others(handle: SessionHandle, delay: Query<Delay>) -> Response {
+    pause(delay).await;
+    if handle.user().is_none() {
+        return not_logged_in();
+    }
+    match handle.log_out_other_sessions().await {
+        Ok(n) => format!("Logged out {n} other sessions").into_response(),
+        Err(err) => store_failed(&err),
+    }
+}
+
+async fn logout_everywhere(handle: SessionHandle, delay: Query<Delay>) -> Response {
+    pause(delay).await;
+    if handle.user().is_none() {
+        return not_logged_in();
+    }
+    match handle.log_out_everywhere().await {
+        Ok(_) => "Logged out everywhere".into_response(),
+        Err(err) => store_failed(&err),
+    }
 }
 
 #[derive(Deserialize)]
@@ -177,6 +286,10 @@ pub(crate) fn app() -> Router {
         .route("/cart/add", post(cart_add))
         .route("/cart", get(cart))
         .route("/prefs", post(set_prefs).get(prefs))
+        .route("/sessions", get(sessions))
+        .route("/sessions/revoke", post(revoke))
+        .route("/logout-others", post(logout_others))
+        .route("/logout-everywhere", post(logout_everywhere))
         .layer(middleware::from_fn(check_delay))
 }
 

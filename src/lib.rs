@@ -89,6 +89,11 @@ pub use session_runtime::{
     StoreError, StoreErrorKind, MIN_SECRET_LEN,
 };
 
+pub use session_runtime::{UserSession, UserSessions};
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use session_runtime::user_index_conformance_tests;
 #[cfg(feature = "memory")]
 pub use session_runtime::MemoryStore;
 #[cfg(feature = "testing")]

@@ -20,7 +20,7 @@ pub(crate) enum ConfigError {
     StoreNotBuilt(&'static str),
     /// `SESSION_STORE` names a store whose cargo feature is off in this build.
     #[cfg(not(all(
-        feature = "redis",
+        feature = "redis-tls",
         feature = "postgres",
         feature = "mysql",
         feature = "sqlite"
@@ -56,7 +56,7 @@ impl fmt::Display for ConfigError {
                 "SESSION_STORE: the {name} store is not built yet; use `memory` (the default)"
             ),
             #[cfg(not(all(
-                feature = "redis",
+                feature = "redis-tls",
                 feature = "postgres",
                 feature = "mysql",
                 feature = "sqlite"
@@ -69,7 +69,8 @@ impl fmt::Display for ConfigError {
             Self::UnknownStore(s) => write!(
                 f,
                 "SESSION_STORE: `{s}` is not a store; use `memory`, `cookie`, `redis://…`, \
-                 `redis+cluster://host:port,…`, `postgres://…`, `mysql://…` or `sqlite://PATH`"
+                 `rediss://…`, `redis+cluster://host:port,…`, `rediss+cluster://host:port,…`, \
+                 `postgres://…`, `mysql://…` or `sqlite://PATH`"
             ),
             Self::Layer(err) => write!(f, "{err}"),
             #[cfg(any(
@@ -133,12 +134,24 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
     let builder = match store {
         "" | "memory" => builder(MemoryStore::new(), keys),
         "cookie" => return Err(ConfigError::StoreNotBuilt("cookie")),
+        // TLS (`rediss://`, `rediss+cluster://`) needs the `redis-tls`
+        // feature; the redis crate's `#insecure` fragment (a self-signed
+        // certificate in development) needs `redis-tls-insecure`, and
+        // without it the store says so.
+        #[cfg(not(feature = "redis-tls"))]
+        s if s.starts_with("rediss://") || s.starts_with("rediss+cluster://") => {
+            return Err(ConfigError::FeatureOff {
+                store: "Redis over TLS",
+                feature: "redis-tls",
+            })
+        }
         // `redis://host:port/db` (the database number is honoured) or
-        // `redis+cluster://host:port,host:port,...`.
+        // `redis+cluster://host:port,host:port,...`, and their TLS forms.
         #[cfg(feature = "redis")]
         s if s.starts_with("redis://")
             || s.starts_with("rediss://")
-            || s.starts_with("redis+cluster://") =>
+            || s.starts_with("redis+cluster://")
+            || s.starts_with("rediss+cluster://") =>
         {
             let store = session_kit::RedisStore::connect(s)
                 .await
@@ -153,7 +166,7 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
             })
         }
         #[cfg(not(feature = "redis"))]
-        s if s.starts_with("redis://") || s.starts_with("rediss://") => {
+        s if s.starts_with("redis://") => {
             return Err(ConfigError::FeatureOff {
                 store: "Redis",
                 feature: "redis",

@@ -34,6 +34,10 @@ pub enum StoreErrorKind {
     Config,
     /// Anything else.
     Other,
+    /// The store does not have this optional ability (such as the per-user
+    /// index behind [`UserSessions`](crate::UserSessions)): the operation
+    /// was not attempted.
+    Unsupported,
 }
 
 impl fmt::Display for StoreErrorKind {
@@ -45,6 +49,7 @@ impl fmt::Display for StoreErrorKind {
             Self::Conflict => "conflict",
             Self::Config => "configuration",
             Self::Other => "other",
+            Self::Unsupported => "not supported by this store",
         })
     }
 }
@@ -105,6 +110,23 @@ impl StoreError {
     /// The back end answered data the store cannot read.
     pub fn corrupt(context: &'static str, source: impl Into<BoxError>) -> Self {
         Self::new(context, source).with_kind(StoreErrorKind::Corrupt)
+    }
+
+    /// The store does not have the optional ability an operation needs:
+    /// [`StoreErrorKind::Unsupported`].
+    ///
+    /// ```
+    /// use session_runtime::{StoreError, StoreErrorKind};
+    ///
+    /// let err = StoreError::unsupported("this store keeps no per-user index");
+    /// assert_eq!(err.kind(), StoreErrorKind::Unsupported);
+    /// ```
+    pub fn unsupported(context: &'static str) -> Self {
+        Self {
+            kind: StoreErrorKind::Unsupported,
+            context,
+            source: None,
+        }
     }
 
     /// The same error, of another kind.
@@ -366,6 +388,8 @@ pub enum ConfigError {
     InvalidTimeout,
     /// The absolute lifetime is zero.
     InvalidAbsoluteLifetime,
+    /// The "remember me" window is zero or longer than 400 days.
+    InvalidRememberFor,
     /// `SameSite=None` on a cookie that is not `Secure`: browsers reject it.
     SameSiteNoneWithoutSecure,
     /// A `Partitioned` cookie that is not `Secure`: browsers reject it.
@@ -425,6 +449,9 @@ impl fmt::Display for ConfigError {
                 "the absolute lifetime must be more than zero; remove `.absolute_lifetime(..)` \
                  for sessions that end by inactivity only",
             ),
+            Self::InvalidRememberFor => {
+                f.write_str("the `remember_for` window must be more than zero and at most 400 days")
+            }
             Self::SameSiteNoneWithoutSecure => f.write_str(
                 "`SameSite=None` needs a `Secure` cookie, which browsers otherwise reject; \
                  remove `.secure(false)`, or use `SameSite::Lax` or `SameSite::Strict`",

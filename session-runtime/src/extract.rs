@@ -144,7 +144,9 @@ impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for Session<T> {
 /// ```
 #[derive(Clone)]
 pub struct SessionHandle {
-    session: Arc<RequestSession>,
+    pub(crate) session: Arc<RequestSession>,
+    /// The client, kept only when the layer records it at a bind.
+    pub(crate) client: Option<crate::users::Client>,
 }
 
 impl SessionHandle {
@@ -236,8 +238,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionHandle {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            session: request_session(parts).await?,
-        })
+        let session = request_session(parts).await?;
+        let client = session.client_of(&parts.headers);
+        Ok(Self { session, client })
     }
 }

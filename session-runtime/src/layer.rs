@@ -84,7 +84,26 @@ impl SessionLayer {
             expiry: Expiry::default(),
             extend_after: None,
             trust_proxy: false,
+            remember_for: crate::users::DEFAULT_REMEMBER_FOR,
+            record_client: false,
         }
+    }
+}
+
+impl SessionLayer {
+    /// The sessions of users, for work outside a request (an admin page, a
+    /// job that logs a user out everywhere after a password change): see
+    /// [`UserSessions`](crate::UserSessions).
+    ///
+    /// ```
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::new(MemoryStore::new(), Key::generate());
+    /// let users = layer.users(); // keep it; clone it into jobs
+    /// # let _ = users;
+    /// ```
+    pub fn users(&self) -> crate::UserSessions {
+        crate::UserSessions::new(self.shared.clone())
     }
 }
 
@@ -105,6 +124,8 @@ pub struct SessionLayerBuilder {
     expiry: Expiry,
     extend_after: Option<time::Duration>,
     trust_proxy: bool,
+    remember_for: time::Duration,
+    record_client: bool,
 }
 
 impl SessionLayerBuilder {
@@ -288,9 +309,9 @@ impl SessionLayerBuilder {
     /// use session_kit::{Key, MemoryStore, SessionLayer};
     ///
     /// // Every session's cookie outlives the browser, for up to two weeks
-    /// // without a request. (A per-login choice between a browser-session
-    /// // cookie and a persistent one is not offered yet: this is for every
-    /// // session of the layer.)
+    /// // without a request. (For a per-login choice between a browser-session
+    /// // cookie and a persistent one, leave this off and bind the user with
+    /// // `SessionHandle::bind_user(user, remember)`.)
     /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
     ///     .inactivity_timeout(Duration::from_secs(14 * 24 * 60 * 60))
     ///     .persistent_cookie(true)
@@ -392,6 +413,48 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// The inactivity window of a session bound with "remember me"
+    /// ([`SessionHandle::bind_user`](crate::SessionHandle::bind_user) with
+    /// `remember`; default 30 days, at most 400): such a session gets a
+    /// persistent cookie, and the server ends it after this long without a
+    /// request. The absolute lifetime, if set, still caps it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .remember_for(Duration::from_secs(14 * 24 * 60 * 60))
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
+    pub fn remember_for(mut self, window: impl IntoDuration) -> Self {
+        self.remember_for = window.into_duration();
+        self
+    }
+
+    /// Keeps, at each bind to a user, the client's `User-Agent` and (with
+    /// [`trust_proxy`](Self::trust_proxy)) the address its proxy names in
+    /// `X-Forwarded-For`, so a listing of a user's sessions can show them
+    /// (default off). Both are personal data: turn this on only with a
+    /// reason your privacy notice gives, and know they are stored with the
+    /// session until it ends.
+    ///
+    /// ```
+    /// use session_kit::{Key, MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(MemoryStore::new(), Key::generate())
+    ///     .record_client(true)
+    ///     .build()
+    ///     .expect("a valid configuration");
+    /// # let _ = layer;
+    /// ```
+    pub fn record_client(mut self, record: bool) -> Self {
+        self.record_client = record;
+        self
+    }
+
     /// Checks the configuration and builds the layer: a configuration that
     /// cannot work fails here, at start-up, with a [`ConfigError`] that says
     /// what to change, never at the first request.
@@ -414,12 +477,17 @@ impl SessionLayerBuilder {
             Some(after) => after.clamp(time::Duration::ZERO, inactivity),
             None => inactivity / 4,
         };
+        if self.remember_for <= time::Duration::ZERO || self.remember_for > MAX_COOKIE_AGE {
+            return Err(ConfigError::InvalidRememberFor);
+        }
         Ok(SessionLayer {
             shared: Arc::new(Shared {
                 store: self.store,
                 codec: self.codec,
                 expiry: self.expiry,
                 trust_proxy: self.trust_proxy,
+                remember_for: self.remember_for,
+                record_client: self.record_client,
             }),
         })
     }

@@ -29,6 +29,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod users;
 
 pub use self::cookie::CookieSecurity;
 pub use self::derive_support::SessionData;
@@ -57,6 +58,7 @@ pub use self::store::{RedisStore, RedisStoreBuilder};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use self::store::{SqliteStore, SqliteStoreBuilder};
+pub use self::users::{UserSession, UserSessions};
 pub use ::cookie::SameSite;
 /// The `time` crate, whose `OffsetDateTime` [`SessionHandle::expires_at`]
 /// returns and whose `Duration` the layer's builder takes beside

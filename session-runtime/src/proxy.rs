@@ -37,6 +37,16 @@ pub(crate) fn forwarded_scheme(headers: &HeaderMap) -> Scheme {
     last_element(headers, X_FORWARDED_PROTO).map_or(Scheme::Unknown, classify)
 }
 
+/// The client address the nearest proxy wrote in `X-Forwarded-For` (the
+/// last element, for the reason [`forwarded_scheme`] reads the last), if it
+/// is an IP address. Never panics.
+pub(crate) fn forwarded_for(headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    last_element(headers, "x-forwarded-for")?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The last comma-separated element of the last line of a header.
 fn last_element<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let line = headers.get_all(name).iter().next_back()?.to_str().ok()?;

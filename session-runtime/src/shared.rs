@@ -14,6 +14,10 @@ pub(crate) struct Shared {
     pub(crate) expiry: Expiry,
     /// Whether `Forwarded` / `X-Forwarded-Proto` are believed.
     pub(crate) trust_proxy: bool,
+    /// The inactivity window of a session bound with "remember me".
+    pub(crate) remember_for: time::Duration,
+    /// Whether a bind keeps the client's user agent and address.
+    pub(crate) record_client: bool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -28,6 +32,8 @@ impl std::fmt::Debug for Shared {
             .field("keys", &self.codec.keys.len())
             .field("expiry", &self.expiry)
             .field("trust_proxy", &self.trust_proxy)
+            .field("remember_for", &self.remember_for)
+            .field("record_client", &self.record_client)
             .finish()
     }
 }

@@ -32,6 +32,9 @@ use time::{Duration, OffsetDateTime};
 use crate::id::{SessionId, SessionKey};
 use crate::store::{ChangeSet, Record, SessionStore, StoreError, WriteOutcome};
 
+mod users;
+pub use self::users::*;
+
 /// Generates one `#[tokio::test]` per rule of the store contract.
 ///
 /// The first argument names an `async fn() -> Option<S>` (`S: SessionStore`);
@@ -646,5 +649,19 @@ impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.write(&self.counters.deletes)?;
         self.inner.delete(key).await
+    }
+
+    async fn user_sessions(&self, user: &str) -> Result<Vec<(SessionKey, Record)>, StoreError> {
+        self.read(&self.counters.loads)?;
+        self.inner.user_sessions(user).await
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        self.write(&self.counters.deletes)?;
+        self.inner.delete_user_sessions(user, keep).await
     }
 }

@@ -19,3 +19,14 @@ mod bounded {
 
     session_runtime::store_conformance_tests!(make_store);
 }
+
+/// The per-user index suite: `MemoryStore` has the ability.
+mod user_index {
+    use session_runtime::store::MemoryStore;
+
+    async fn make_store() -> Option<MemoryStore> {
+        Some(MemoryStore::new())
+    }
+
+    session_runtime::user_index_conformance_tests!(make_store);
+}

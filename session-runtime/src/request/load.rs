@@ -87,6 +87,7 @@ impl RequestSession {
                             id,
                             key,
                             stale_key: incoming.stale_key,
+                            bound: record.get(crate::store::USER_FIELD).is_some(),
                         };
                         (loaded, record, created)
                     })

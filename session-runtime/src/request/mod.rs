@@ -10,6 +10,7 @@
 
 mod load;
 mod save;
+mod user;
 
 use std::any::TypeId;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -46,6 +47,8 @@ pub(crate) struct Loaded {
     pub(crate) key: SessionKey,
     /// Whether the cookie verified only under an older key.
     pub(crate) stale_key: bool,
+    /// Whether the session was bound to a user when it loaded.
+    pub(crate) bound: bool,
 }
 
 #[derive(Debug)]
@@ -73,6 +76,9 @@ struct State {
     finished: bool,
     /// Whether a requested destroy reached the store.
     destroyed: bool,
+    /// The expiry policy of this session when it differs from the layer's
+    /// ("remember me"), set when the request ends.
+    expiry: Option<crate::expiry::Expiry>,
 }
 
 /// The session types a request has extracted and not yet dropped. A handler
@@ -135,6 +141,7 @@ impl RequestSession {
                 failed: None,
                 finished: false,
                 destroyed: false,
+                expiry: None,
             }),
         }
     }

@@ -156,7 +156,11 @@ impl RequestSession {
         }
         let expires_at = state.record.expires_at();
         let mut changes = std::mem::replace(&mut state.changes, ChangeSet::new(expires_at));
-        changes.set_expires_at(self.shared.expiry.next(now, state.created));
+        // A remembered session follows its own inactivity window.
+        let session_expiry = self.session_expiry(&state.record);
+        let policy = session_expiry.as_ref().unwrap_or(&self.shared.expiry);
+        changes.set_expires_at(policy.next(now, state.created));
+        state.expiry = session_expiry;
         // Emptied: the request changed something and no field is left (a
         // reserved field such as the creation time does not count).
         let emptied = state.loaded.is_some()
@@ -213,6 +217,16 @@ impl RequestSession {
                     });
                 }
                 WriteOutcome::KeyTaken => continue,
+                _ if loaded.bound => {
+                    // A session of a user that was revoked (or logged out)
+                    // while this request ran stays ended: a slow login
+                    // never brings a session of that user back.
+                    tracing::debug!(
+                        key = ?loaded.key,
+                        "the session of a user ended while this request ran; it stays ended"
+                    );
+                    return Ok(CookieAction::Remove);
+                }
                 _ => {
                     // The session ended meanwhile: start afresh with what
                     // this request stored, never the old data.
@@ -234,6 +248,17 @@ impl RequestSession {
         now: OffsetDateTime,
     ) -> Result<CookieAction, SaveError> {
         if let Some(loaded) = &ending.loaded {
+            // A session of a user that was revoked while this request ran
+            // stays ended, as in a regeneration. (One read, for bound
+            // sessions only; a revocation that lands between it and the
+            // delete below is not seen.)
+            if loaded.bound && self.shared.store.load(&loaded.key).await?.is_none() {
+                tracing::debug!(
+                    key = ?loaded.key,
+                    "the session of a user ended while this request ran; it stays ended"
+                );
+                return Ok(CookieAction::Remove);
+            }
             self.shared.store.delete(&loaded.key).await?;
             tracing::debug!(key = ?loaded.key, "session ended for a fresh start");
         }
@@ -264,7 +289,7 @@ impl RequestSession {
         let Some(loaded) = ending.loaded else {
             return self.create_step(ending.changes, now).await;
         };
-        let expiry = &self.shared.expiry;
+        let expiry = &*self.expiry();
         let changes = &ending.changes;
         // A cookie under an older key, or `rolling`, re-issues the cookie
         // whatever else happens; moving the expiry re-issues a persistent
@@ -312,7 +337,7 @@ impl RequestSession {
         if !changes.stores_data() {
             return Ok(CookieAction::Leave);
         }
-        let expiry = &self.shared.expiry;
+        let expiry = &*self.expiry();
         let created = expiry.absolute.map(|_| now);
         if created.is_some() {
             changes.push_set(CREATED_FIELD.into(), Expiry::created_value(now));
@@ -345,7 +370,7 @@ impl RequestSession {
                 }
             }
             CookieAction::Issue { id, created } => {
-                let max_age = self.shared.expiry.cookie_max_age(now, created);
+                let max_age = self.expiry().cookie_max_age(now, created);
                 let value = codec.issue(id.expose(), max_age).ok_or(SaveError::Cookie)?;
                 headers.append(SET_COOKIE, value);
             }
@@ -355,9 +380,10 @@ impl RequestSession {
 }
 
 /// Whether a stored field is one the runtime keeps for itself (its name has
-/// no `.`, which every derived key has), not the app's data.
+/// no `.`, which every derived key has), not the app's data. The binding to
+/// a user counts as data.
 fn is_reserved(name: &str) -> bool {
-    !name.contains('.')
+    !name.contains('.') && !crate::users::is_binding_field(name)
 }
 
 /// A response that sets the session cookie must not be stored by a shared

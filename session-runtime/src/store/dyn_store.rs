@@ -35,6 +35,15 @@ pub(crate) trait DynStore: Send + Sync + std::fmt::Debug + 'static {
         changes: &'a ChangeSet,
     ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>>;
     fn delete<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(SessionKey, Record)>, StoreError>>;
+    fn delete_user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        keep: Option<&'a SessionKey>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -80,5 +89,20 @@ impl<S: SessionStore> DynStore for S {
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(SessionStore::delete(self, key))
+    }
+
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(SessionKey, Record)>, StoreError>> {
+        Box::pin(SessionStore::user_sessions(self, user))
+    }
+
+    fn delete_user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        keep: Option<&'a SessionKey>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(SessionStore::delete_user_sessions(self, user, keep))
     }
 }

@@ -46,7 +46,12 @@
 //!    have defaults built on those (the default regenerate is three steps,
 //!    not one transaction: override it where the back end can do better).
 //! 2. Optionally [`SweepExpired`], for a back end that does not drop expired
-//!    sessions by itself.
+//!    sessions by itself; optionally the per-user index,
+//!    [`user_sessions`](SessionStore::user_sessions) and
+//!    [`delete_user_sessions`](SessionStore::delete_user_sessions), whose
+//!    defaults answer [`StoreErrorKind::Unsupported`]: today only
+//!    `MemoryStore` has it (the Redis store answers `Unsupported` for now),
+//!    checked by `user_index_conformance_tests!`.
 //! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
 //!    the driver's error as source; configuration mistakes as
 //!    [`StoreConfigError`], when the store is built.
@@ -99,6 +104,7 @@ use time::OffsetDateTime;
 pub use self::millis::{from_unix_millis, unix_millis};
 pub use crate::error::{StoreConfigError, StoreError, StoreErrorKind};
 pub use crate::id::SessionKey;
+pub use crate::users::USER_FIELD;
 
 /// A session as a store holds it: its fields and its expiry.
 ///
@@ -532,6 +538,49 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes the session under `key`. Deleting an unknown key is not an error.
     fn delete(&self, key: &SessionKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// An optional ability, the per-user index: every live session whose
+    /// reserved field [`USER_FIELD`] holds `user` (as a JSON string), with
+    /// its key and record, in no particular order.
+    ///
+    /// A store with the ability keeps its index consistent with every write,
+    /// delete, regeneration and expiry: an expired session is never listed,
+    /// and the index holds no more than the sessions the store holds. The
+    /// conformance suite `user_index_conformance_tests!` checks it.
+    ///
+    /// The default answers an error of kind [`StoreErrorKind::Unsupported`],
+    /// so a store without the ability needs no code for it.
+    fn user_sessions(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<(SessionKey, Record)>, StoreError>> + Send {
+        let _ = user;
+        async {
+            Err(StoreError::unsupported(
+                "this store keeps no per-user index",
+            ))
+        }
+    }
+
+    /// An optional ability, beside [`user_sessions`](Self::user_sessions):
+    /// deletes every session bound to `user` except the one under `keep`, in
+    /// one step as far as any other write to the store can tell (a
+    /// regeneration that lands at the same moment is either revoked with the
+    /// rest or comes after), and says how many live sessions it ended.
+    ///
+    /// The default answers an error of kind [`StoreErrorKind::Unsupported`].
+    fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let _ = (user, keep);
+        async {
+            Err(StoreError::unsupported(
+                "this store keeps no per-user index",
+            ))
+        }
+    }
 }
 
 /// An optional ability beside [`SessionStore`]: deleting expired sessions in

@@ -26,6 +26,7 @@ fn ending(lifecycle: Lifecycle, loaded: bool, cookie: CookieSeen, data: bool) ->
             key: id.key(),
             id,
             stale_key: false,
+            bound: false,
         }
     });
     Ending {
@@ -96,6 +97,8 @@ fn harness() -> Harness {
         codec,
         expiry: Expiry::default(),
         trust_proxy: false,
+        remember_for: crate::users::DEFAULT_REMEMBER_FOR,
+        record_client: false,
     });
     Harness { store, shared }
 }

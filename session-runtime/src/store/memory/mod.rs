@@ -2,6 +2,7 @@
 //! swept.
 
 mod shard;
+mod users;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -281,13 +282,10 @@ impl SessionStore for MemoryStore {
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
         let now = unix_millis(OffsetDateTime::now_utc());
-        let mut shard = self.shard(key);
-        match shard.get_mut(key) {
-            Some(entry) if entry.is_live(now) => {
-                entry.apply(changes);
-                Ok(WriteOutcome::Applied)
-            }
-            _ => Ok(WriteOutcome::NotLive),
+        if self.shard(key).apply_live(key, changes, now) {
+            Ok(WriteOutcome::Applied)
+        } else {
+            Ok(WriteOutcome::NotLive)
         }
     }
 
@@ -359,6 +357,18 @@ impl SessionStore for MemoryStore {
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.shard(key).remove(key);
         Ok(())
+    }
+
+    async fn user_sessions(&self, user: &str) -> Result<Vec<(SessionKey, Record)>, StoreError> {
+        self.sessions_of(user)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        self.remove_sessions_of(user, keep)
     }
 }
 

@@ -22,8 +22,9 @@
 
 use hashbrown::HashTable;
 
+use super::users::UserIndex;
 use super::{from_millis, int_text};
-use crate::store::{unix_millis, ChangeSet, Record, SessionKey};
+use crate::store::{unix_millis, ChangeSet, Record, SessionKey, USER_FIELD};
 
 /// How many slots one eviction looks at, at most.
 pub(super) const SCAN: usize = 64;
@@ -116,6 +117,16 @@ impl Entry {
     pub(super) fn fields(&self) -> &[(Box<str>, Box<str>)] {
         &self.fields
     }
+
+    /// The user this session is bound to (its `@user` field, a JSON string).
+    pub(super) fn user(&self) -> Option<String> {
+        let (_, raw) = self.fields.iter().find(|(name, _)| &**name == USER_FIELD)?;
+        serde_json::from_str(raw).ok()
+    }
+
+    pub(super) fn key(&self) -> SessionKey {
+        SessionKey::from_digest(self.key)
+    }
 }
 
 /// Sets `key` to `value`.
@@ -143,6 +154,9 @@ pub(super) struct Shard {
     len: usize,
     /// Where the eviction hand stopped.
     hand: usize,
+    /// The sessions of each user in this shard, by slab position: kept in
+    /// step with every insert and removal below.
+    pub(super) users: UserIndex,
 }
 
 fn hash_of(key: &[u8; 32]) -> u64 {
@@ -194,9 +208,12 @@ impl Shard {
     }
 
     /// Takes the entry in slot `at` out of the slab and the index.
-    fn remove_at(&mut self, at: usize) -> Option<Entry> {
+    pub(super) fn remove_at(&mut self, at: usize) -> Option<Entry> {
         let entry = self.slots.get_mut(at)?.take()?;
         let p = pos(at);
+        if let Some(user) = entry.user() {
+            self.users.remove(&user, p);
+        }
         if let Ok(found) = self.index.find_entry(hash_of(&entry.key), |&q| q == p) {
             found.remove();
         }
@@ -217,13 +234,22 @@ impl Shard {
                 return Inserted::KeyTaken;
             }
             // An expired session's key is free again: replaced in place.
-            *slot = Some(entry);
+            let new_user = entry.user();
+            let old_user = slot.replace(entry).and_then(|old| old.user());
+            let p = pos(at);
+            if let Some(user) = old_user {
+                self.users.remove(&user, p);
+            }
+            if let Some(user) = new_user {
+                self.users.insert(user, p);
+            }
             return Inserted::Applied;
         }
         if self.len >= capacity {
             self.make_room(now);
         }
         let hash = hash_of(&entry.key);
+        let user = entry.user();
         let at = match self.free.pop() {
             Some(at) => {
                 let at = at as usize;
@@ -238,6 +264,9 @@ impl Shard {
             }
         };
         self.len += 1;
+        if let Some(user) = user {
+            self.users.insert(user, pos(at));
+        }
         let slots = &self.slots;
         self.index
             .insert_unique(hash, pos(at), |&p| match slots.get(p as usize) {
@@ -245,6 +274,50 @@ impl Shard {
                 _ => 0,
             });
         Inserted::Applied
+    }
+
+    /// Applies a change set to the live entry under `key`, keeping the user
+    /// index in step when the change binds or unbinds it; `false` when no
+    /// live entry holds the key.
+    pub(super) fn apply_live(&mut self, key: &SessionKey, changes: &ChangeSet, now: i64) -> bool {
+        let Some(at) = self.position(key.as_bytes()) else {
+            return false;
+        };
+        let Some(Some(entry)) = self.slots.get_mut(at) else {
+            return false;
+        };
+        if !entry.is_live(now) {
+            return false;
+        }
+        let rebinds = changes.sets().any(|(k, _)| k == USER_FIELD)
+            || changes.removals().any(|k| k == USER_FIELD);
+        if !rebinds {
+            entry.apply(changes);
+            return true;
+        }
+        let before = entry.user();
+        entry.apply(changes);
+        let after = entry.user();
+        if before != after {
+            let p = pos(at);
+            if let Some(user) = before {
+                self.users.remove(&user, p);
+            }
+            if let Some(user) = after {
+                self.users.insert(user, p);
+            }
+        }
+        true
+    }
+
+    /// The slab positions of `user`'s sessions, live or not.
+    pub(super) fn positions_of(&self, user: &str) -> Vec<usize> {
+        self.users.positions(user).map(|p| p as usize).collect()
+    }
+
+    /// The entry in slot `at`.
+    pub(super) fn entry_at(&self, at: usize) -> Option<&Entry> {
+        self.slots.get(at)?.as_ref()
     }
 
     /// Evicts one session: the first expired or probation slot the hand

@@ -27,10 +27,11 @@ impl RedisStore {
                     async move { invocation.invoke_async(&mut conn).await }
                 })
                 .await?;
-            let Some(snapshot) = snapshot else {
+            // Gone, or a key with no expiry: not a live session either way.
+            let Some((digest, mut record)) = snapshot.map(parse_snapshot).transpose()?.flatten()
+            else {
                 return Ok(WriteOutcome::NotLive);
             };
-            let (digest, mut record) = parse_snapshot(snapshot)?;
             record.apply(changes);
             // Step 2: the new session, refused if the key is taken.
             match self

@@ -6,24 +6,246 @@
 //! prefix (default `session:`) and the SHA-256 digest of the session ID
 //! (URL-safe base64, 43 characters: it travels in every command, and hex
 //! would cost 21 bytes more each time) in braces, a Cluster *hash tag*, so
-//! that everything about one session lives in one hash slot. Each session field (`"cart.items"`) is one hash field
-//! holding its JSON text; the session's expiry is the key's own (`PEXPIREAT`),
-//! so Redis drops expired sessions by itself and no sweeper is needed.
+//! that everything about one session lives in one hash slot. Each session
+//! field (`"cart.items"`) is one hash field holding its JSON text; the
+//! session's expiry is the key's own TTL (`PEXPIRE`, see [Expiry](#expiry)),
+//! so Redis drops expired sessions by itself and no sweeper is needed. Every
+//! key this store writes has a TTL; a key without one is not a session of
+//! this store, and never loads, saves or regenerates.
 //!
 //! # Round trips
 //!
 //! | operation | what goes to Redis | round trips |
 //! | --- | --- | --- |
 //! | load | a script: `HGETALL` + `PTTL`, read atomically | 1 |
-//! | create | a script: `EXISTS`, then `HSET` + `PEXPIREAT` | 1 |
-//! | save | a script: `EXISTS`, then `HSET` of the changed fields, `HDEL` of the removed ones, the increments, `PEXPIREAT` | 1 |
-//! | touch | `PEXPIREAT` (which answers 0 for a missing key) | 1 |
-//! | regenerate | a script: `EXISTS` both, `RENAME`, then as save | 1 (3 on Cluster) |
+//! | create | a script: `EXISTS`, then `HSET` + `PEXPIRE` | 1 |
+//! | save | a script: `PTTL`, then `HSET` of the changed fields, `HDEL` of the removed ones, the increments, `PEXPIRE` | 1 |
+//! | touch | `PEXPIRE` (which answers 0 for a missing key) | 1 |
+//! | regenerate | a script: `PTTL` of the old key, `EXISTS` of the new, `RENAME`, then as save | 1 (3 on Cluster) |
 //! | delete | `DEL` | 1 |
 //!
 //! Scripts are sent by digest (`EVALSHA`); a server that has not seen a
 //! script yet answers `NOSCRIPT` once, and the script is loaded then. A save
 //! names only the fields that changed: an unchanged field never travels.
+//!
+//! # Expiry
+//!
+//! The store is given an instant (`expires_at`, by the app machine's clock)
+//! and sends Redis the time left until it, in milliseconds, computed just
+//! before the command goes out: `PEXPIRE key <ms>`, never `PEXPIREAT key
+//! <unix ms>`. Redis starts that TTL on its own clock. App machines whose
+//! clocks disagree with each other, or with Redis, therefore all give a
+//! session the same lifetime: an app machine five minutes fast would, with
+//! an absolute `PEXPIREAT`, end every session it saves five minutes early
+//! (and one five minutes slow, late). A load reads the TTL back (`PTTL`) and
+//! turns it into an instant on the loading machine's clock, so the round
+//! trip is relative both ways. What this costs: the TTL starts when Redis
+//! runs the command, not when it was computed, so a session lives longer by
+//! the command's time in flight (at most the command timeout, usually well
+//! under a millisecond). An instant already past is sent as 0, which Redis
+//! treats as "expired now" and deletes the key.
+//!
+//! Clock skew can still matter outside the store: the layer's absolute
+//! lifetime (`absolute_lifetime(..)`) compares the session's creation time
+//! with the clock of whichever machine serves the request.
+//!
+//! # Memory limits and floods of new visitors
+//!
+//! Each new visitor whose request writes (a counter, say) creates a session
+//! key: about 136 bytes for a one-counter session, which lives for the
+//! inactivity timeout (24 hours by default). A flood of cookie-less requests
+//! from a script therefore fills Redis at the rate it is sent: at the 25,000
+//! new visitors a second one app instance serves (BENCHMARKS.md), about
+//! 3.4 MB a second, 12 GB an hour. What happens at Redis's `maxmemory`
+//! depends on its `maxmemory-policy`:
+//!
+//! - **`noeviction`** (Redis's default): Redis refuses every command that
+//!   would grow memory (`OOM command not allowed`). A new session cannot be
+//!   created and a save that writes fails, so those responses become `500`
+//!   ([`SaveError::Store`](crate::SaveError::Store)) and nothing is stored.
+//!   Established sessions still load (a load only reads) and read-only
+//!   requests still answer `200`; a logout (`DEL`) still works. Nobody is
+//!   logged out, but a visitor without a stored session cannot log in (that
+//!   creates one) until memory frees. (On one server, a login from a stored
+//!   session still goes through: its move is a `RENAME`, which Redis allows
+//!   past the limit, and a script that has written may finish. On a
+//!   Cluster, where that move creates a key, it fails too.)
+//! - **`volatile-lru`** / **`allkeys-lru`**: Redis evicts the keys used
+//!   least recently (an approximation over a sample). A flood session is
+//!   used once, so it ages quickly; but a real user idle since before the
+//!   flood is older still and goes first: that user is logged out.
+//! - **`volatile-lfu`** / **`allkeys-lfu`**: Redis evicts the keys used
+//!   least *often* (a counter that decays over minutes). A flood session,
+//!   used once, has the lowest count; a user active over several requests
+//!   has a higher one and stays. The flood mostly evicts itself.
+//! - **`volatile-ttl`**: Redis evicts the keys nearest their expiry. Every
+//!   new flood session has a full TTL, and an established user's session,
+//!   whose TTL is moved only every so often (`extend_after`), has less: this
+//!   policy evicts real users before the flood. Avoid it for sessions.
+//! - **`volatile-random`** / **`allkeys-random`**: any session may go.
+//!
+//! Every key this store writes carries a TTL, so the `volatile-*` policies
+//! apply to all of them: on a Redis that sessions share with data that must
+//! never be evicted (and has no TTL), `volatile-*` evicts only keys with a
+//! TTL, and on a Redis of sessions only, `volatile-*` and `allkeys-*` are
+//! the same. **The recommended policy is `volatile-lfu`**: writes keep
+//! working under a flood, the sessions Redis drops are mostly the flood's
+//! own, and data without a TTL is never touched. Choose `noeviction`
+//! instead where losing a session (a user logged out) is worse than failing
+//! writes, and monitor `used_memory` either way. Set `maxmemory` with room
+//! for the sessions you expect (the live sessions at peak, times their size).
+//!
+//! A policy only decides who loses; a limit on new sessions keeps the flood
+//! out. Its place is a tower layer *before* the session layer (added after
+//! it, so it runs first), where a request without a session cookie can be
+//! refused before any session work. This one allows a number of cookie-less
+//! requests per window for the whole process and answers the rest `429`;
+//! requests that carry a session cookie pass:
+//!
+//! ```
+//! use std::sync::{Arc, Mutex, PoisonError};
+//! use std::time::{Duration, Instant};
+//!
+//! use axum::body::Body;
+//! use axum::extract::{Request, State};
+//! use axum::http::{header, StatusCode};
+//! use axum::middleware::{self, Next};
+//! use axum::response::{IntoResponse, Response};
+//! use axum::{routing::post, Router};
+//! use session_kit::{Key, MemoryStore, Session, SessionLayer, SessionStore};
+//! use tower::ServiceExt as _;
+//!
+//! /// At most `limit` requests without a session cookie in each `window`.
+//! #[derive(Clone)]
+//! struct NewVisitorBudget {
+//!     limit: u32,
+//!     window: Duration,
+//!     spent: Arc<Mutex<(Instant, u32)>>,
+//! }
+//!
+//! impl NewVisitorBudget {
+//!     fn new(limit: u32, window: Duration) -> Self {
+//!         let spent = Arc::new(Mutex::new((Instant::now(), 0)));
+//!         Self { limit, window, spent }
+//!     }
+//!
+//!     fn take(&self) -> bool {
+//!         let mut spent = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
+//!         if spent.0.elapsed() >= self.window {
+//!             *spent = (Instant::now(), 0);
+//!         }
+//!         spent.1 = spent.1.saturating_add(1);
+//!         spent.1 <= self.limit
+//!     }
+//! }
+//!
+//! fn has_session_cookie(req: &Request) -> bool {
+//!     req.headers().get_all(header::COOKIE).iter().any(|value| {
+//!         value
+//!             .as_bytes()
+//!             .split(|&b| b == b';')
+//!             .any(|pair| pair.trim_ascii_start().starts_with(b"sid="))
+//!     })
+//! }
+//!
+//! async fn limit_new_visitors(
+//!     State(budget): State<NewVisitorBudget>,
+//!     req: Request,
+//!     next: Next,
+//! ) -> Response {
+//!     if has_session_cookie(&req) || budget.take() {
+//!         return next.run(req).await;
+//!     }
+//!     let retry = [(header::RETRY_AFTER, "60")];
+//!     (StatusCode::TOO_MANY_REQUESTS, retry, "too many new visitors; try again shortly")
+//!         .into_response()
+//! }
+//!
+//! #[derive(Session, Default)]
+//! struct Visits {
+//!     #[session(counter)]
+//!     n: i64,
+//! }
+//!
+//! fn app(store: impl SessionStore, budget: NewVisitorBudget) -> Router {
+//!     Router::new()
+//!         .route("/", post(|mut v: Session<Visits>| async move { v.n += 1; v.n.to_string() }))
+//!         .layer(SessionLayer::new(store, Key::generate()))
+//!         // Added last, so it runs first: before any session work.
+//!         .layer(middleware::from_fn_with_state(budget, limit_new_visitors))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // `RedisStore::connect(..)` in production; any store works the same here.
+//! let app = app(MemoryStore::new(), NewVisitorBudget::new(2, Duration::from_secs(3600)));
+//! let post = |cookie: Option<&str>| {
+//!     let req = Request::post("/");
+//!     let req = match cookie {
+//!         Some(cookie) => req.header(header::COOKIE, cookie),
+//!         None => req,
+//!     };
+//!     app.clone().oneshot(req.body(Body::empty()).expect("a request"))
+//! };
+//! let first = post(None).await.expect("infallible");
+//! assert_eq!(first.status(), StatusCode::OK);
+//! let cookie = first.headers()[header::SET_COOKIE].to_str().expect("ASCII");
+//! let cookie = cookie.split(';').next().expect("name=value").to_owned();
+//! assert_eq!(post(None).await.expect("infallible").status(), StatusCode::OK);
+//! // The budget is spent: a third new visitor waits...
+//! assert_eq!(post(None).await.expect("infallible").status(), StatusCode::TOO_MANY_REQUESTS);
+//! // ...and a visitor with a session goes on.
+//! assert_eq!(post(Some(&cookie)).await.expect("infallible").status(), StatusCode::OK);
+//! # }
+//! ```
+//!
+//! A client can get past that check by sending any `sid` cookie: one that
+//! does not verify costs no store read, but a handler that writes still
+//! creates a session for it. To count those too, put the same budget
+//! *inside* the session layer (added before it), where
+//! [`SessionHandle::is_new`](crate::SessionHandle::is_new) tells a request
+//! with no valid, live session; it costs nothing more, since the handler's
+//! own load is the one it uses:
+//!
+//! ```
+//! # use axum::{extract::Request, http::StatusCode, middleware::{self, Next}, response::{IntoResponse, Response}, routing::get, Router};
+//! # use session_kit::{Key, MemoryStore, SessionHandle, SessionLayer};
+//! # fn budget_allows_one_more() -> bool { true }
+//! async fn limit_new_sessions(handle: SessionHandle, req: Request, next: Next) -> Response {
+//!     if !handle.is_new() || budget_allows_one_more() {
+//!         return next.run(req).await;
+//!     }
+//!     (StatusCode::TOO_MANY_REQUESTS, "too many new visitors; try again shortly").into_response()
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(middleware::from_fn(limit_new_sessions)) // inside: runs after the layer
+//!     .layer(SessionLayer::new(MemoryStore::new(), Key::generate()));
+//! # let _ = app;
+//! ```
+//!
+//! A limit per client address (behind a proxy, from the header it sets) is
+//! the usual next step; it goes in the same place.
+//!
+//! # TLS
+//!
+//! With the `redis-tls` feature, `rediss://host:port[/db]` connects over TLS
+//! (rustls), and `rediss+cluster://host:port,host:port,...` connects to a
+//! Cluster whose nodes all speak TLS (started with `tls-cluster yes`, so
+//! that they announce their TLS ports). The server's certificate is checked
+//! against the system's root certificates (the file named by `SSL_CERT_FILE`
+//! instead, when that is set), or against the CA given to
+//! [`RedisStoreBuilder::tls_root_certificate`]; a client certificate for a
+//! server that asks for one (`tls-auth-clients yes`) is given with
+//! [`RedisStoreBuilder::tls_client_certificate`]. With the
+//! `redis-tls-insecure` feature too, the redis crate's `#insecure` fragment
+//! (`rediss://127.0.0.1:6380/#insecure`) turns verification off, for a
+//! self-signed certificate in development. Without the feature, a `rediss`
+//! URL fails at connect with an error that names it.
+//!
+//! rustls needs one process-wide cryptography provider: unless the app
+//! installs its own before a `rediss` store connects, ring's is installed.
 //!
 //! # Increments
 //!
@@ -85,8 +307,8 @@ use time::OffsetDateTime;
 pub use self::builder::RedisStoreBuilder;
 use self::connection::{Connection, Inner};
 use self::replies::{pairs, record};
-use self::scripts::{push_changes, SCRIPTS};
-use super::{unix_millis, ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
+use self::scripts::{push_changes, ttl_millis, SCRIPTS};
+use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
 
 /// The hash field that keeps a session with no fields alive: a Redis hash
 /// with no field does not exist. Session fields are always `namespace.name`,
@@ -123,6 +345,13 @@ const LIVE: &str = "";
 /// // A Cluster, given some of its nodes.
 /// let store = RedisStore::connect("redis+cluster://10.0.0.1:7000,10.0.0.2:7000").await?;
 /// # let _ = store;
+///
+/// // Over TLS (the `redis-tls` feature): one server, or a Cluster.
+/// # #[cfg(feature = "redis-tls")] {
+/// let store = RedisStore::connect("rediss://redis.internal:6380").await?;
+/// let cluster = RedisStore::connect("rediss+cluster://10.0.0.1:7000,10.0.0.2:7000").await?;
+/// # let _ = (store, cluster);
+/// # }
 /// # Ok(())
 /// # }
 /// ```
@@ -150,8 +379,14 @@ impl RedisStore {
     ///
     /// `url` is `redis://[user:password@]host[:port][/db]` (the database
     /// number is honoured), `unix:///path/to/redis.sock`, or
-    /// `redis+cluster://host:port,host:port,...` for a Cluster (some of its
-    /// nodes; the rest are found from them).
+    /// `redis+cluster://[user:password@]host:port,host:port,...` for a
+    /// Cluster (some of its nodes; the rest are found from them). With the
+    /// `redis-tls` feature, `rediss://` and `rediss+cluster://` are the same
+    /// over TLS (see [TLS](self#tls)).
+    ///
+    /// A `redis://` URL that reaches a node of a Cluster is refused here,
+    /// with an error of kind [`Config`](crate::StoreErrorKind::Config) that
+    /// names `redis+cluster://`, rather than failing at every login.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -244,7 +479,7 @@ impl RedisStore {
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
         let mut invocation = SCRIPTS.create.key(key);
-        invocation.arg(unix_millis(expires_at));
+        invocation.arg(ttl_millis(expires_at));
         if fields.is_empty() {
             invocation.arg(LIVE).arg(LIVE);
         }
@@ -338,9 +573,9 @@ impl SessionStore for RedisStore {
             .run("cannot extend the session in Redis", |mut conn| {
                 let key = &key;
                 async move {
-                    redis::cmd("PEXPIREAT")
+                    redis::cmd("PEXPIRE")
                         .arg(key)
-                        .arg(unix_millis(expires_at))
+                        .arg(ttl_millis(expires_at))
                         .query_async(&mut conn)
                         .await
                 }

@@ -54,8 +54,9 @@ pub(super) fn pairs(values: Vec<Value>) -> Result<RawFields, StoreError> {
     Ok(fields)
 }
 
-/// Reads `{digest, pttl, field, value, ...}`.
-pub(super) fn parse_snapshot(values: Vec<Value>) -> Result<(String, Record), StoreError> {
+/// Reads `{digest, pttl, field, value, ...}`: `None` for a key with no
+/// expiry, which is not a session of ours, as [`record`] says.
+pub(super) fn parse_snapshot(values: Vec<Value>) -> Result<Option<(String, Record)>, StoreError> {
     let bad = || StoreError::msg("Redis answered the regenerate snapshot in an unexpected shape");
     let mut values = values.into_iter();
     let digest: String = match values.next() {
@@ -67,8 +68,8 @@ pub(super) fn parse_snapshot(values: Vec<Value>) -> Result<(String, Record), Sto
         None => return Err(bad()),
     };
     let fields = pairs(values.collect())?;
-    // A key with fields but no expiry is not ours; one that expired between
-    // the two reads is gone.
-    let record = record(fields, pttl.max(0)).ok_or_else(bad)?;
-    Ok((digest, record))
+    if fields.is_empty() {
+        return Err(bad());
+    }
+    Ok(record(fields, pttl).map(|record| (digest, record)))
 }

@@ -9,12 +9,15 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use crate::store::{unix_millis, ChangeSet};
+use time::OffsetDateTime;
+
+use crate::store::ChangeSet;
 
 /// Lua shared by the write scripts: the `i64` rule of `Increment::apply_to`
 /// and applying a change set laid out in `ARGV` as
-/// `"expires_ms n_sets n_removals n_increments", (field, json)*, field*,
-/// (field, "delta" | "delta,initial")*` (an `initial` of 0 is left out).
+/// `"ttl_ms n_sets n_removals n_increments", (field, json)*, field*,
+/// (field, "delta" | "delta,initial")*` (an `initial` of 0 is left out), the
+/// expiry set with `PEXPIRE`.
 const LUA_APPLY: &str = include_str!("scripts/apply.lua");
 
 /// Load: `KEYS[1]`. Answers `false` (no such key) or
@@ -22,12 +25,12 @@ const LUA_APPLY: &str = include_str!("scripts/apply.lua");
 /// in one command, read atomically.
 const LUA_LOAD: &str = include_str!("scripts/load.lua");
 
-/// Create: `KEYS[1]`; `ARGV`: `expires_ms, (field, json)+`.
+/// Create: `KEYS[1]`; `ARGV`: `ttl_ms, (field, json)+`.
 /// Answers 1 (created) or 0 (taken).
 const LUA_CREATE: &str = include_str!("scripts/create.lua");
 
 /// Save: `KEYS[1]`; `ARGV` as in `LUA_APPLY`. Answers 1 (applied) or 0 (not
-/// live).
+/// live: no key, or a key with no expiry).
 const LUA_SAVE_TAIL: &str = include_str!("scripts/save.lua");
 
 /// Regenerate on one server: `KEYS[1]` old, `KEYS[2]` new; `ARGV` as in
@@ -67,7 +70,7 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 pub(super) fn push_changes(invocation: &mut redis::ScriptInvocation<'_>, changes: &ChangeSet) {
     invocation.arg(format!(
         "{} {} {} {}",
-        unix_millis(changes.expires_at()),
+        ttl_millis(changes.expires_at()),
         changes.sets().len(),
         changes.removals().len(),
         changes.increments().len()
@@ -85,5 +88,47 @@ pub(super) fn push_changes(invocation: &mut redis::ScriptInvocation<'_>, changes
         } else {
             invocation.arg(format!("{},{}", inc.delta, inc.initial));
         }
+    }
+}
+
+/// The time left until `expires_at`, in whole milliseconds, by this
+/// machine's clock, for `PEXPIRE`: Redis starts it on its own clock, so a
+/// difference between the two clocks (or between two app machines') does not
+/// move the expiry. See [`ttl_between`].
+pub(super) fn ttl_millis(expires_at: OffsetDateTime) -> i64 {
+    ttl_between(OffsetDateTime::now_utc(), expires_at)
+}
+
+/// The milliseconds from `now` to `expires_at`: 0 for an instant already
+/// past (Redis deletes a key given a TTL of 0). The latest instant `time`
+/// holds (the end of year 9999) is some 2.5 * 10^14 ms away, far inside
+/// what Redis adds to its clock without refusing an overflow.
+fn ttl_between(now: OffsetDateTime, expires_at: OffsetDateTime) -> i64 {
+    let ms = (expires_at - now).whole_milliseconds().max(0);
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ttl_between;
+    use time::{Duration, OffsetDateTime};
+
+    #[test]
+    fn the_ttl_is_the_time_left_and_never_negative() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        assert_eq!(ttl_between(now, now + Duration::hours(1)), 3_600_000);
+        assert_eq!(ttl_between(now, now + Duration::microseconds(1_999)), 1);
+        assert_eq!(ttl_between(now, now), 0);
+        assert_eq!(ttl_between(now, now - Duration::hours(1)), 0);
+    }
+
+    #[test]
+    fn the_latest_instant_there_is_still_fits() {
+        let latest = time::PrimitiveDateTime::MAX.assume_utc();
+        let ttl = ttl_between(OffsetDateTime::UNIX_EPOCH, latest);
+        assert_eq!(
+            i128::from(ttl),
+            (latest - OffsetDateTime::UNIX_EPOCH).whole_milliseconds()
+        );
     }
 }

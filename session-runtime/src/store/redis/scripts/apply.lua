@@ -1,7 +1,8 @@
 -- Lua shared by the write scripts: the `i64` rule of `Increment::apply_to`
 -- and applying a change set laid out in `ARGV` as
--- `"expires_ms n_sets n_removals n_increments", (field, json)*, field*,
+-- `"ttl_ms n_sets n_removals n_increments", (field, json)*, field*,
 -- (field, "delta" | "delta,initial")*` (an `initial` of 0 is left out).
+-- `ttl_ms` is the time left, relative: Redis's own clock starts it.
 local MAX, MIN = '9223372036854775807', '-9223372036854775808'
 
 local function trim(s)
@@ -78,7 +79,7 @@ local function each(cmd, k, from, to, step)
 end
 
 local function apply(k)
-  local expires, ns, nr, ni = string.match(ARGV[1], '^(%-?%d+) (%d+) (%d+) (%d+)$')
+  local ttl, ns, nr, ni = string.match(ARGV[1], '^(%-?%d+) (%d+) (%d+) (%d+)$')
   ns, nr, ni = tonumber(ns), tonumber(nr), tonumber(ni)
   local i = 2
   each('HSET', k, i, i + 2 * ns - 1, 1000)
@@ -92,5 +93,5 @@ local function apply(k)
     i = i + 2
   end
   if nr > 0 and redis.call('HLEN', k) == 0 then redis.call('HSET', k, '', '') end
-  redis.call('PEXPIREAT', k, expires)
+  redis.call('PEXPIRE', k, ttl)
 end

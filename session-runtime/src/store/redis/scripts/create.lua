@@ -1,4 +1,4 @@
--- Create: `KEYS[1]`; `ARGV`: `expires_ms, (field, json)+`.
+-- Create: `KEYS[1]`; `ARGV`: `ttl_ms, (field, json)+`.
 -- Answers 1 (created) or 0 (taken).
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local from = 2
@@ -7,5 +7,5 @@ while from <= #ARGV do
   redis.call('HSET', KEYS[1], unpack(ARGV, from, last))
   from = last + 1
 end
-redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
