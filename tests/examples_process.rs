@@ -61,21 +61,6 @@ fn an_unknown_store_exits_non_zero_with_a_clear_message() {
 }
 
 #[test]
-fn a_store_not_built_yet_exits_non_zero_and_says_so() {
-    for store in [
-        "postgres://localhost/test",
-        "mysql://root@localhost/test",
-        "sqlite://sessions.db",
-    ] {
-        fails_with(
-            "shop",
-            &[("SESSION_SECRET", SECRET), ("SESSION_STORE", store)],
-            "store is not built yet",
-        );
-    }
-}
-
-#[test]
 fn a_bad_port_exits_non_zero_with_a_clear_message() {
     fails_with("shop", &[("PORT", "http")], "PORT must be a port number");
 }

@@ -47,9 +47,18 @@ pub use self::service::{ResponseFuture, SessionService};
 #[cfg(feature = "memory")]
 pub use self::store::MemoryStore;
 pub use self::store::{CookieStore, SessionStore};
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use self::store::{MySqlStore, MySqlStoreBuilder};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::store::{PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::store::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use self::store::{SqliteStore, SqliteStoreBuilder};
 pub use self::users::{UserSession, UserSessions};
 pub use ::cookie::SameSite;
 /// The `time` crate, whose `OffsetDateTime` [`SessionHandle::expires_at`]
