@@ -193,7 +193,9 @@ fn parse_args(args: &[String]) -> Option<Args> {
         Some(text) => text.parse().ok(),
     };
     Some(Args {
-        variant: Variant::parse(value("--server")?)?,
+        // The three servers of the comparison (CookieStore's returning
+        // visitor would need the cookie each answer sets).
+        variant: Variant::parse(value("--server")?).filter(|v| Variant::ALL.contains(v))?,
         row: Row::parse(value("--row")?)?,
         // A doubling: a new visitor's window takes the store from 2,048 to
         // 4,096 sessions, so each of its hash tables grows once in it, as

@@ -21,7 +21,9 @@ ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 PORT=${PORT:-39401}
-VARIANTS=(axum session-kit tower-sessions)
+# VARIANTS="axum session-kit session-kit-cookie" picks others (plain axum
+# first: the ratios are against it); the default is the three below.
+read -r -a VARIANTS <<<"${VARIANTS:-axum session-kit tower-sessions}"
 ROWS=(new_visitor returning_counter returning_read_only)
 
 . benches/http_common.sh
@@ -61,7 +63,7 @@ done
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, median of $ROUNDS round(s), $(nproc) cores shared by server and wrk"
 echo
-python3 - "$RESULTS" <<'PY'
+python3 - "$RESULTS" "${VARIANTS[@]}" <<'PY'
 import statistics, sys
 cells = {}
 for line in open(sys.argv[1]):
@@ -69,6 +71,20 @@ for line in open(sys.argv[1]):
     cells.setdefault((row, variant), []).append((float(rps), float(cpu), p99))
 def median(row, variant, i):
     return statistics.median(c[i] for c in cells[(row, variant)])
+variants = sys.argv[2:]
+if variants != ["axum", "session-kit", "tower-sessions"]:
+    # Any other set: req/s and CPU per request of each, with its ratio to
+    # the first (plain axum).
+    head = " | ".join(f"{v} req/s | vs {variants[0]} | {v} CPU/req" for v in variants)
+    print(f"| row | {head} |")
+    print("| --- |" + " ---: | ---: | ---: |" * len(variants))
+    for row in ["new_visitor", "returning_counter", "returning_read_only"]:
+        base = median(row, variants[0], 0)
+        cols = " | ".join(
+            f"{median(row, v, 0):,.0f} | {median(row, v, 0) / base:.2f}x | {median(row, v, 1):.1f} us"
+            for v in variants)
+        print(f"| {row.replace('_', ' ')} | {cols} |")
+    sys.exit(0)
 print("| row | plain axum req/s | session-kit req/s | vs axum | tower-sessions req/s | vs axum | session-kit vs tower-sessions | server CPU/req axum / session-kit / tower-sessions |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for row in ["new_visitor", "returning_counter", "returning_read_only"]:

@@ -148,7 +148,9 @@ enum Store {
 impl Store {
     fn router(variant: Variant) -> (Router, Store) {
         match variant {
-            Variant::Axum => (common::axum_router(), Store::None),
+            // No store this bench reaches: plain axum keeps nothing, and
+            // CookieStore keeps the session in the cookie.
+            Variant::Axum | Variant::SessionKitCookie => (variant.router(), Store::None),
             Variant::SessionKit => {
                 // Unbounded, as tower-sessions' is: `MemoryStore::new` holds a
                 // million at most, a cap kept per shard, so it would start
@@ -597,7 +599,9 @@ fn main() -> ExitCode {
         .position(|a| a == "--server")
         .and_then(|i| args.get(i + 1));
     if let Some(server) = server {
-        let Some(variant) = Variant::parse(server).filter(|v| *v != Variant::Axum) else {
+        let Some(variant) = Variant::parse(server)
+            .filter(|v| matches!(v, Variant::SessionKit | Variant::TowerSessions))
+        else {
             eprintln!("scale: --server must be session-kit or tower-sessions");
             return ExitCode::FAILURE;
         };

@@ -1,5 +1,5 @@
-//! One of the three benchmark servers over real HTTP, for `benches/load.sh`:
-//! plain axum, session-kit's `MemoryStore` or tower-sessions' `MemoryStore`,
+//! One of the benchmark servers over real HTTP, for `benches/load.sh`:
+//! plain axum, session-kit's `MemoryStore` or `CookieStore`, or tower-sessions' `MemoryStore`,
 //! with one counter handler (`GET /` counts, `GET /peek` reads).
 //!
 //! ```text
@@ -82,7 +82,7 @@ fn main() -> std::process::ExitCode {
     let port = rest.next().and_then(|p| p.parse::<u16>().ok());
     let (Some(variant), Some(port)) = (variant, port) else {
         eprintln!(
-            "usage: server (axum|session-kit|tower-sessions) PORT [--unbounded] [--prefill N] [--cookies FILE] --bench"
+            "usage: server (axum|session-kit|tower-sessions|session-kit-cookie) PORT [--unbounded] [--prefill N] [--cookies FILE] --bench"
         );
         return std::process::ExitCode::FAILURE;
     };

@@ -82,11 +82,11 @@ pub use session_derive::Session;
 
 // The chosen surface, named one by one, so nothing reaches users by accident.
 pub use session_runtime::{
-    store, time, ConfigError, CookieSecurity, IdGenerationError, IntoDuration, Key, KeyError,
-    MissingSessionLayer, ResponseFuture, SameSite, SaveError, Session, SessionAlreadyExtracted,
-    SessionData, SessionHandle, SessionId, SessionKey, SessionLayer, SessionLayerBuilder,
-    SessionRejection, SessionService, SessionStore, SessionUnavailable, StoreConfigError,
-    StoreError, StoreErrorKind, MIN_SECRET_LEN,
+    store, time, ConfigError, CookieSecurity, CookieStore, CookieTooLarge, IdGenerationError,
+    IntoDuration, Key, KeyError, MissingSessionLayer, ResponseFuture, SameSite, SaveError, Session,
+    SessionAlreadyExtracted, SessionData, SessionHandle, SessionId, SessionKey, SessionLayer,
+    SessionLayerBuilder, SessionRejection, SessionService, SessionStore, SessionUnavailable,
+    StoreConfigError, StoreError, StoreErrorKind, MIN_SECRET_LEN,
 };
 
 pub use session_runtime::{UserSession, UserSessions};
@@ -99,9 +99,18 @@ pub use session_runtime::MemoryStore;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use session_runtime::{store_conformance_tests, testing};
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use session_runtime::{MySqlStore, MySqlStoreBuilder};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use session_runtime::{PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use session_runtime::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use session_runtime::{SqliteStore, SqliteStoreBuilder};
 
 /// What `#[derive(Session)]` expands to refers to (as `::session_kit::__private`);
 /// not a public API, and it may change in any release.

@@ -27,7 +27,7 @@ use cookie::SameSite;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use session_kit::{Key, MemoryStore, SessionLayer};
+use session_kit::{CookieStore, Key, MemoryStore, SessionLayer};
 
 use common::{free_port, servers_required, TestServer};
 
@@ -96,9 +96,11 @@ impl Driver {
 
     /// A new WebDriver session: one headless Chromium with a fresh profile.
     async fn browser(&mut self, chromium: &Path) -> Client {
+        // The driver's port too: two tests of this binary run at once.
         let profile = std::env::temp_dir().join(format!(
-            "session-kit-browser-{}-{}",
+            "session-kit-browser-{}-{}-{}",
             std::process::id(),
+            self.port,
             self.profiles.len()
         ));
         let _ = std::fs::remove_dir_all(&profile);
@@ -207,4 +209,108 @@ async fn drive(chromium: &Path, chromedriver: &Path) {
     assert_eq!(visit(&second, &url).await, WELCOME);
     second.close().await.expect("close the second browser");
     first.close().await.expect("close the first browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_keeps_its_previous_cookie_when_the_cart_outgrows_the_cookie() {
+    let chromium = find_program(&["chromium", "chromium-browser"]);
+    let chromedriver = find_program(&["chromedriver"]);
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        assert!(
+            !servers_required(),
+            "SESSION_KIT_REQUIRE_SERVERS=1 but chromium or chromedriver is missing; \
+             install them with `apt-get install -y chromium chromium-driver`"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: a_real_browser_keeps_its_previous_cookie_when_the_cart_outgrows_the_cookie: \
+             chromium or chromedriver is missing (apt-get install -y chromium chromium-driver)"
+        );
+        return;
+    };
+    tokio::time::timeout(TEST_DEADLINE, drive_cookie_store(&chromium, &chromedriver))
+        .await
+        .expect("the browser test finished before its deadline");
+}
+
+/// A cart, as the `shop` example keeps it (under a namespace of its own:
+/// this test binary already has the `visits` example's).
+#[derive(session_kit::Session, Default, Debug)]
+#[session(namespace = "browser_cart")]
+struct Cart {
+    items: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct AddItem {
+    item: String,
+}
+
+async fn cart_add(
+    mut cart: session_kit::Session<Cart>,
+    axum::Form(add): axum::Form<AddItem>,
+) -> String {
+    cart.items.push(add.item);
+    cart.items.len().to_string()
+}
+
+async fn cart(cart: session_kit::Session<Cart>) -> axum::Json<Vec<String>> {
+    axum::Json(cart.items.clone())
+}
+
+/// The counter and a cart on `CookieStore`: the browser adds 100-byte items
+/// to its cart (a `fetch` from the page, which sends and stores cookies as a
+/// form post would) until the session no longer fits in a cookie.
+async fn drive_cookie_store(chromium: &Path, chromedriver: &Path) {
+    let layer = SessionLayer::builder(CookieStore::new(), Key::generate())
+        .secure(false)
+        .build()
+        .expect("a valid configuration");
+    let app = visits::app()
+        .route("/cart/add", axum::routing::post(cart_add))
+        .route("/cart", axum::routing::get(cart));
+    let server = TestServer::start(app.layer(layer)).await;
+    let mut driver = Driver::start(chromedriver);
+    let browser = driver.browser(chromium).await;
+    assert_eq!(visit(&browser, &server.url("/")).await, WELCOME);
+
+    let add = r#"
+        const body = new URLSearchParams({ item: "x".repeat(100) });
+        const res = await fetch("/cart/add", { method: "POST", body });
+        return res.status;
+    "#;
+    let mut held = sid_value(&browser).await;
+    let mut added = 0;
+    let status = loop {
+        let status = browser
+            .execute(&format!("return (async () => {{ {add} }})();"), Vec::new())
+            .await
+            .expect("run the fetch");
+        if status != json!(200) {
+            break status;
+        }
+        added += 1;
+        let now = sid_value(&browser).await;
+        assert_ne!(now, held, "each item re-issues the cookie");
+        held = now;
+        assert!(added < 60, "a 6 KB cart never reached the limit");
+    };
+    assert_eq!(status, json!(500));
+    assert!(added > 20, "only {added} items fitted");
+    // The browser still holds the last cookie that fitted, and it works.
+    assert_eq!(sid_value(&browser).await, held);
+    let cart = visit(&browser, &server.url("/cart")).await;
+    let items: Vec<String> = serde_json::from_str(&cart).expect("the cart as JSON");
+    assert_eq!(items.len(), added);
+    browser.close().await.expect("close the browser");
+}
+
+/// The value of the `sid` cookie the browser holds.
+async fn sid_value(browser: &Client) -> String {
+    let cookies = browser.get_all_cookies().await.expect("the cookies");
+    let sid = cookies
+        .iter()
+        .find(|c| c.name() == "sid")
+        .unwrap_or_else(|| panic!("no sid cookie in {cookies:?}"));
+    sid.value().to_owned()
 }

@@ -61,22 +61,6 @@ fn an_unknown_store_exits_non_zero_with_a_clear_message() {
 }
 
 #[test]
-fn a_store_not_built_yet_exits_non_zero_and_says_so() {
-    for store in [
-        "cookie",
-        "postgres://localhost/test",
-        "mysql://root@localhost/test",
-        "sqlite://sessions.db",
-    ] {
-        fails_with(
-            "shop",
-            &[("SESSION_SECRET", SECRET), ("SESSION_STORE", store)],
-            "store is not built yet",
-        );
-    }
-}
-
-#[test]
 fn a_bad_port_exits_non_zero_with_a_clear_message() {
     fails_with("shop", &[("PORT", "http")], "PORT must be a port number");
 }
@@ -148,5 +132,71 @@ async fn visits_serves_the_counter_and_a_shared_secret_survives_a_restart() {
     assert_eq!(
         again,
         Some((200, "Welcome to this page for the first time!".to_owned()))
+    );
+}
+
+/// Waits for a freshly spawned example to answer `GET url`.
+async fn first_answer(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
+    for _ in 0..100 {
+        match client.get(url).send().await {
+            Ok(res) => return Some((res.status().as_u16(), res.text().await.expect("a body"))),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn shop_on_the_cookie_store_serves_the_contract_and_its_sessions_survive_a_restart() {
+    let port = free_port();
+    let spawn = || {
+        Child(
+            Command::new(example("shop"))
+                .env("PORT", port.to_string())
+                .env("SESSION_SECRET", SECRET)
+                .env("SESSION_STORE", "cookie")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the example starts"),
+        )
+    };
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("a client");
+    let server = spawn();
+    assert_eq!(
+        first_answer(&client, &url("/")).await,
+        Some((200, "Welcome to this page for the first time!".to_owned()))
+    );
+    let login = client
+        .post(url("/login"))
+        .form(&[("user", "ada")])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(login.text().await.expect("a body"), "Logged in as ada");
+    let add = client
+        .post(url("/cart/add"))
+        .form(&[("item", "apple")])
+        .send()
+        .await
+        .expect("POST /cart/add");
+    assert_eq!(add.text().await.expect("a body"), "1");
+    drop(server);
+    // No server state: the same secret reads the same cookie after a restart.
+    let _server = spawn();
+    assert_eq!(
+        first_answer(&client, &url("/me")).await,
+        Some((200, "ada".to_owned()))
+    );
+    let cart = client.get(url("/cart")).send().await.expect("GET /cart");
+    assert_eq!(cart.text().await.expect("a body"), r#"["apple"]"#);
+    let page = client.get(url("/")).send().await.expect("GET /");
+    assert_eq!(
+        page.text().await.expect("a body"),
+        "You visited this page 2 times"
     );
 }

@@ -11,14 +11,14 @@ use axum::body::Body;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderValue, Request, Uri};
 use axum::{routing::get, Router};
-use session_kit::{Key, MemoryStore, Session, SessionLayer};
+use session_kit::{CookieStore, Key, MemoryStore, Session, SessionLayer};
 use tower::ServiceExt as _;
 
 /// The visits counter, as in `examples/visits.rs`: a store-side increment.
 #[derive(Session, Default, Debug)]
 pub(crate) struct Visits {
     #[session(counter)]
-    page_views: u64,
+    pub(crate) page_views: u64,
 }
 
 /// The same counter as a plain field, saved as a value (for the cost of a
@@ -64,22 +64,36 @@ pub(crate) enum Variant {
     SessionKit,
     /// tower-sessions 0.15 with its `MemoryStore`.
     TowerSessions,
+    /// session-kit with its `CookieStore`: the counter in the cookie. Served
+    /// by `benches/server.rs` only: a returning visitor's cookie does not
+    /// count on (the count is in the cookie), which the in-process benches
+    /// check for.
+    SessionKitCookie,
 }
 
 impl Variant {
     pub(crate) const ALL: [Variant; 3] =
         [Variant::Axum, Variant::SessionKit, Variant::TowerSessions];
 
+    /// Every server `benches/server.rs` can run.
+    pub(crate) const SERVERS: [Variant; 4] = [
+        Variant::Axum,
+        Variant::SessionKit,
+        Variant::TowerSessions,
+        Variant::SessionKitCookie,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Variant::Axum => "axum",
             Variant::SessionKit => "session-kit",
             Variant::TowerSessions => "tower-sessions",
+            Variant::SessionKitCookie => "session-kit-cookie",
         }
     }
 
     pub(crate) fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.name() == name)
+        Self::SERVERS.into_iter().find(|v| v.name() == name)
     }
 
     /// The variant's router, with its session layer and a fresh store.
@@ -88,6 +102,7 @@ impl Variant {
             Variant::Axum => axum_router(),
             Variant::SessionKit => session_kit_router(),
             Variant::TowerSessions => tower_sessions_router(),
+            Variant::SessionKitCookie => session_kit_cookie_router(),
         }
     }
 }
@@ -164,6 +179,21 @@ pub(crate) fn session_kit_router_on(store: MemoryStore) -> Router {
         .route("/slow", get(kit_count_slow))
         .route("/cart/fill", get(kit_fill_cart))
         .layer(kit_layer(store))
+}
+
+/// The same routes on `CookieStore`.
+pub(crate) fn session_kit_cookie_router() -> Router {
+    let layer = match SessionLayer::builder(CookieStore::new(), Key::generate())
+        .secure(false)
+        .build()
+    {
+        Ok(layer) => layer,
+        Err(err) => panic!("session-kit layer: {err}"),
+    };
+    Router::new()
+        .route("/", get(kit_count))
+        .route("/peek", get(kit_peek))
+        .layer(layer)
 }
 
 // tower-sessions, as its README shows it: a string key and a JSON value.

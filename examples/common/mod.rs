@@ -1,11 +1,12 @@
 //! What both examples share: reading `PORT`, `SESSION_STORE` and
-//! `SESSION_SECRET`, building the session layer, and serving.
+//! `SESSION_SECRET`, building the session layer (migrating the table of an
+//! SQL store on start), and serving.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::Router;
-use session_kit::{Key, MemoryStore, SessionLayer, SessionLayerBuilder, SessionStore};
+use session_kit::{CookieStore, Key, MemoryStore, SessionLayer, SessionLayerBuilder, SessionStore};
 use tracing_subscriber::EnvFilter;
 
 /// A configuration the example cannot start with.
@@ -15,10 +16,13 @@ pub(crate) enum ConfigError {
     Port(String),
     /// `SESSION_SECRET` is too short.
     Secret(session_kit::KeyError),
-    /// `SESSION_STORE` names a store session-kit does not have yet.
-    StoreNotBuilt(&'static str),
     /// `SESSION_STORE` names a store whose cargo feature is off in this build.
-    #[cfg(not(feature = "redis-tls"))]
+    #[cfg(not(all(
+        feature = "redis-tls",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "sqlite"
+    )))]
     FeatureOff {
         /// The store.
         store: &'static str,
@@ -29,8 +33,14 @@ pub(crate) enum ConfigError {
     UnknownStore(String),
     /// The layer's configuration is invalid.
     Layer(session_kit::ConfigError),
-    /// The store named by `SESSION_STORE` cannot be reached.
-    #[cfg(feature = "redis")]
+    /// The store named by `SESSION_STORE` cannot be reached, or its table
+    /// cannot be migrated.
+    #[cfg(any(
+        feature = "redis",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "sqlite"
+    ))]
     Store(session_kit::StoreError),
 }
 
@@ -39,11 +49,12 @@ impl fmt::Display for ConfigError {
         match self {
             Self::Port(p) => write!(f, "PORT must be a port number (1-65535), not `{p}`"),
             Self::Secret(err) => write!(f, "SESSION_SECRET: {err}"),
-            Self::StoreNotBuilt(name) => write!(
-                f,
-                "SESSION_STORE: the {name} store is not built yet; use `memory` (the default)"
-            ),
-            #[cfg(not(feature = "redis-tls"))]
+            #[cfg(not(all(
+                feature = "redis-tls",
+                feature = "postgres",
+                feature = "mysql",
+                feature = "sqlite"
+            )))]
             Self::FeatureOff { store, feature } => write!(
                 f,
                 "SESSION_STORE: the {store} store is behind the `{feature}` feature; run \
@@ -56,7 +67,12 @@ impl fmt::Display for ConfigError {
                  `postgres://…`, `mysql://…` or `sqlite://PATH`"
             ),
             Self::Layer(err) => write!(f, "{err}"),
-            #[cfg(feature = "redis")]
+            #[cfg(any(
+                feature = "redis",
+                feature = "postgres",
+                feature = "mysql",
+                feature = "sqlite"
+            ))]
             Self::Store(err) => match std::error::Error::source(err) {
                 Some(cause) => write!(f, "SESSION_STORE: {err}: {cause}"),
                 None => write!(f, "SESSION_STORE: {err}"),
@@ -111,7 +127,8 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
     let store = store.trim();
     let builder = match store {
         "" | "memory" => builder(MemoryStore::new(), keys),
-        "cookie" => return Err(ConfigError::StoreNotBuilt("cookie")),
+        // The whole session in the cookie, encrypted; no server state.
+        "cookie" => builder(CookieStore::new(), keys),
         // TLS (`rediss://`, `rediss+cluster://`) needs the `redis-tls`
         // feature; the redis crate's `#insecure` fragment (a self-signed
         // certificate in development) needs `redis-tls-insecure`, and
@@ -150,13 +167,55 @@ pub(crate) async fn session_layer(keys: Vec<Key>) -> Result<SessionLayer, Config
                 feature: "redis",
             })
         }
+        // `postgres://user@host/db` or `postgresql://...`; the table
+        // `sessions` is created or upgraded on start.
+        #[cfg(feature = "postgres")]
         s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-            return Err(ConfigError::StoreNotBuilt("PostgreSQL"))
+            let store = session_kit::PostgresStore::connect(s)
+                .await
+                .map_err(ConfigError::Store)?;
+            store.migrate().await.map_err(ConfigError::Store)?;
+            builder(store, keys)
         }
+        #[cfg(not(feature = "postgres"))]
+        s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            return Err(ConfigError::FeatureOff {
+                store: "PostgreSQL",
+                feature: "postgres",
+            })
+        }
+        // `mysql://user:password@host/db` or `mariadb://...`.
+        #[cfg(feature = "mysql")]
         s if s.starts_with("mysql://") || s.starts_with("mariadb://") => {
-            return Err(ConfigError::StoreNotBuilt("MySQL"))
+            let store = session_kit::MySqlStore::connect(s)
+                .await
+                .map_err(ConfigError::Store)?;
+            store.migrate().await.map_err(ConfigError::Store)?;
+            builder(store, keys)
         }
-        s if s.starts_with("sqlite://") => return Err(ConfigError::StoreNotBuilt("SQLite")),
+        #[cfg(not(feature = "mysql"))]
+        s if s.starts_with("mysql://") || s.starts_with("mariadb://") => {
+            return Err(ConfigError::FeatureOff {
+                store: "MySQL",
+                feature: "mysql",
+            })
+        }
+        // `sqlite://PATH`, the file created if missing.
+        #[cfg(feature = "sqlite")]
+        s if s.starts_with("sqlite://") => {
+            let store = session_kit::SqliteStore::connect(s)
+                .await
+                .map_err(ConfigError::Store)?;
+            store.migrate().await.map_err(ConfigError::Store)?;
+            builder(store, keys)
+        }
+        #[cfg(not(feature = "sqlite"))]
+        s if s.starts_with("sqlite://") => {
+            return Err(ConfigError::FeatureOff {
+                store: "SQLite",
+                feature: "sqlite",
+            })
+        }
         other => return Err(ConfigError::UnknownStore(other.to_owned())),
     };
     builder.build().map_err(ConfigError::Layer)

@@ -284,6 +284,10 @@ pub enum SaveError {
     NoFreeKey,
     /// The `Set-Cookie` header could not be written.
     Cookie,
+    /// The session, which a [`CookieStore`](crate::CookieStore) keeps in the
+    /// cookie, has outgrown what a browser keeps: no `Set-Cookie` is sent,
+    /// so the client keeps its previous cookie.
+    CookieTooLarge(CookieTooLarge),
 }
 
 impl SaveError {
@@ -311,6 +315,7 @@ impl fmt::Display for SaveError {
             }
             Self::NoFreeKey => f.write_str("the store refused every fresh session key"),
             Self::Cookie => f.write_str("the session cookie could not be written"),
+            Self::CookieTooLarge(err) => write!(f, "{err}"),
         }
     }
 }
@@ -322,6 +327,7 @@ impl StdError for SaveError {
             Self::Id(err) => Some(err),
             Self::Encode { source, .. } => Some(source),
             Self::NoFreeKey | Self::Cookie => None,
+            Self::CookieTooLarge(err) => Some(err),
         }
     }
 }
@@ -337,6 +343,51 @@ impl From<IdGenerationError> for SaveError {
         Self::Id(err)
     }
 }
+
+impl From<CookieTooLarge> for SaveError {
+    fn from(err: CookieTooLarge) -> Self {
+        Self::CookieTooLarge(err)
+    }
+}
+
+/// A session kept in the cookie ([`CookieStore`](crate::CookieStore)) would
+/// make a `Set-Cookie` larger than browsers keep: they drop such a cookie
+/// silently, so the layer refuses to send it.
+///
+/// [`SessionHandle::cookie_size`](crate::SessionHandle::cookie_size) answers
+/// it before the response, for a handler to act on (refuse the item, answer
+/// 413); after the handler, the save answers it as a 500
+/// ([`SaveError::CookieTooLarge`]) and sends no `Set-Cookie`, so the client
+/// keeps its previous cookie.
+///
+/// ```
+/// use session_kit::{CookieTooLarge, SaveError};
+///
+/// let err = CookieTooLarge { size: 5000, limit: 4096 };
+/// assert!(err.to_string().contains("5000 bytes"));
+/// assert_eq!(SaveError::from(err).status(), 500);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieTooLarge {
+    /// The size of the `Set-Cookie` value the session needs: its name,
+    /// value and attributes, in bytes.
+    pub size: usize,
+    /// The most a browser keeps, in bytes: 4096.
+    pub limit: usize,
+}
+
+impl fmt::Display for CookieTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the session cookie would be {} bytes, past the {}-byte limit browsers keep; store \
+             less in the session, or use a server-side store",
+            self.size, self.limit
+        )
+    }
+}
+
+impl StdError for CookieTooLarge {}
 
 impl IntoResponse for SaveError {
     fn into_response(self) -> Response {

@@ -9,7 +9,7 @@ use http::request::Parts;
 use time::OffsetDateTime;
 
 use crate::derive_support::SessionData;
-use crate::error::{MissingSessionLayer, SessionRejection};
+use crate::error::{CookieTooLarge, MissingSessionLayer, SessionRejection};
 use crate::id::SessionId;
 use crate::request::RequestSession;
 use crate::service::SessionExtension;
@@ -223,6 +223,87 @@ impl SessionHandle {
     /// session cookie, which is cleared as on any request.
     pub fn destroy(&self) {
         self.session.destroy();
+    }
+
+    /// How many bytes the session's `Set-Cookie` (its name, value and
+    /// attributes) would take if the response were written now, counting
+    /// the changes of every [`Session<T>`] this request has dropped; a
+    /// [`CookieTooLarge`] when that is past what a browser keeps (4096
+    /// bytes), for the handler to act on before the save refuses it.
+    ///
+    /// With a [`CookieStore`](crate::CookieStore) the cookie holds the whole
+    /// session, so the size grows with it; with a server-side store it is
+    /// the size of the ID cookie, the same whatever the session holds. For
+    /// the changes of a `Session<T>` the handler still holds, use
+    /// [`cookie_size_with`](Self::cookie_size_with).
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use session_kit::{CookieStore, Key, SessionHandle, SessionLayer};
+    ///
+    /// async fn size(handle: SessionHandle) -> String {
+    ///     match handle.cookie_size() {
+    ///         Ok(bytes) => format!("{bytes} bytes"),
+    ///         Err(too_large) => too_large.to_string(),
+    ///     }
+    /// }
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/size", get(size))
+    ///     .layer(SessionLayer::new(CookieStore::new(), Key::generate()));
+    /// # let _ = app;
+    /// ```
+    pub fn cookie_size(&self) -> Result<usize, CookieTooLarge> {
+        self.session.cookie_size(None)
+    }
+
+    /// Like [`cookie_size`](Self::cookie_size), with the changes `session`
+    /// holds now counted too, before it is dropped: a handler can make a
+    /// change, ask, and undo it when the session would no longer fit.
+    ///
+    /// ```
+    /// use axum::http::StatusCode;
+    /// use axum::{routing::post, Form, Router};
+    /// use serde::Deserialize;
+    /// use session_kit::{CookieStore, Key, Session, SessionHandle, SessionLayer};
+    ///
+    /// #[derive(Session, Default)]
+    /// struct Cart {
+    ///     items: Vec<String>,
+    /// }
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Add {
+    ///     item: String,
+    /// }
+    ///
+    /// async fn add(
+    ///     handle: SessionHandle,
+    ///     mut cart: Session<Cart>,
+    ///     Form(add): Form<Add>,
+    /// ) -> (StatusCode, String) {
+    ///     cart.items.push(add.item);
+    ///     if let Err(too_large) = handle.cookie_size_with(&cart) {
+    ///         cart.items.pop(); // the session stays as it was, and is not saved
+    ///         return (StatusCode::PAYLOAD_TOO_LARGE, too_large.to_string());
+    ///     }
+    ///     (StatusCode::OK, cart.items.len().to_string())
+    /// }
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/cart/add", post(add))
+    ///     .layer(SessionLayer::new(CookieStore::new(), Key::generate()));
+    /// # let _ = app;
+    /// ```
+    pub fn cookie_size_with<T: SessionData>(
+        &self,
+        session: &Session<T>,
+    ) -> Result<usize, CookieTooLarge> {
+        if !session.mutated {
+            return self.session.cookie_size(None);
+        }
+        let pending = self.session.pending(&session.value, &session.snapshot);
+        self.session.cookie_size(Some(&pending))
     }
 }
 

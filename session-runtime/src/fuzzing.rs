@@ -102,3 +102,40 @@ fn expand(data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// The cookie store's payload decoder on `plaintext`, reached three ways:
+/// decoded as it is, and as the plaintext of a cookie sealed (encrypted, then
+/// signed only) under the fixed fuzzing key and read back through the
+/// codec, as a request's cookie would be. A fuzzer cannot forge a cookie, so
+/// sealing its bytes is how it reaches the decoder behind the codec.
+///
+/// Returns whether the bytes held a session. Whatever they are, nothing
+/// panics, and the three ways agree.
+pub fn read_payload(plaintext: &[u8]) -> bool {
+    let direct = crate::cookie::decode_payload(plaintext);
+    for security in [CookieSecurity::Private, CookieSecurity::Signed] {
+        let mut codec = codec(security);
+        codec.max_value_len = crate::store::COOKIE_SIZE_LIMIT;
+        let Ok(set_cookie) = codec.issue_payload(plaintext, None) else {
+            // Past the cookie's size limit: never sent, so never read.
+            continue;
+        };
+        let pair = set_cookie
+            .to_str()
+            .ok()
+            .and_then(|text| text.split(';').next())
+            .unwrap_or_default();
+        let mut map = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(pair) {
+            map.append(COOKIE, value);
+        }
+        let incoming = codec.read(&map);
+        let read = incoming
+            .value
+            .as_ref()
+            .and_then(|opened| codec.payload_of(opened))
+            .and_then(|plain| crate::cookie::decode_payload(&plain));
+        assert_eq!(read, direct, "the codec changed the payload");
+    }
+    direct.is_some()
+}

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::IdGenerationError;
 
 /// How many random bytes a session ID holds: 192 bits.
-const ID_BYTES: usize = 24;
+pub(crate) const ID_BYTES: usize = 24;
 
 /// The length of an ID in its cookie form (URL-safe base64, no padding).
 pub(crate) const ID_LEN: usize = 32;

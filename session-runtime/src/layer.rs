@@ -11,7 +11,7 @@ use crate::expiry::{Expiry, IntoDuration, MAX_COOKIE_AGE};
 use crate::key::Key;
 use crate::service::SessionService;
 use crate::shared::Shared;
-use crate::store::{DynStore, SessionStore};
+use crate::store::{DynStore, SessionStore, COOKIE_SIZE_LIMIT};
 
 /// The tower layer that gives a router its sessions.
 ///
@@ -480,6 +480,17 @@ impl SessionLayerBuilder {
         if self.remember_for <= time::Duration::ZERO || self.remember_for > MAX_COOKIE_AGE {
             return Err(ConfigError::InvalidRememberFor);
         }
+
+        // A store that keeps the session in the cookie: the codec encrypts
+        // unless the store asked for signing only (and `private()` still
+        // encrypts), and reads values up to the browsers' whole limit.
+        let cookie_data = self.store.cookie_payload();
+        if let Some(payload) = cookie_data {
+            if payload.is_encrypted() {
+                self.codec.security = CookieSecurity::Private;
+            }
+            self.codec.max_value_len = COOKIE_SIZE_LIMIT;
+        }
         Ok(SessionLayer {
             shared: Arc::new(Shared {
                 store: self.store,
@@ -488,6 +499,7 @@ impl SessionLayerBuilder {
                 trust_proxy: self.trust_proxy,
                 remember_for: self.remember_for,
                 record_client: self.record_client,
+                cookie_data,
             }),
         })
     }

@@ -34,8 +34,9 @@ mod users;
 pub use self::cookie::CookieSecurity;
 pub use self::derive_support::SessionData;
 pub use self::error::{
-    ConfigError, IdGenerationError, MissingSessionLayer, SaveError, SessionAlreadyExtracted,
-    SessionRejection, SessionUnavailable, StoreConfigError, StoreError, StoreErrorKind,
+    ConfigError, CookieTooLarge, IdGenerationError, MissingSessionLayer, SaveError,
+    SessionAlreadyExtracted, SessionRejection, SessionUnavailable, StoreConfigError, StoreError,
+    StoreErrorKind,
 };
 pub use self::expiry::IntoDuration;
 pub use self::extract::{Session, SessionHandle};
@@ -45,10 +46,19 @@ pub use self::layer::{SessionLayer, SessionLayerBuilder};
 pub use self::service::{ResponseFuture, SessionService};
 #[cfg(feature = "memory")]
 pub use self::store::MemoryStore;
-pub use self::store::SessionStore;
+pub use self::store::{CookieStore, SessionStore};
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use self::store::{MySqlStore, MySqlStoreBuilder};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::store::{PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::store::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use self::store::{SqliteStore, SqliteStoreBuilder};
 pub use self::users::{UserSession, UserSessions};
 pub use ::cookie::SameSite;
 /// The `time` crate, whose `OffsetDateTime` [`SessionHandle::expires_at`]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cookie::CookieCodec;
 use crate::expiry::Expiry;
-use crate::store::DynStore;
+use crate::store::{CookiePayload, DynStore};
 
 /// What every request of one layer shares.
 pub(crate) struct Shared {
@@ -18,6 +18,11 @@ pub(crate) struct Shared {
     pub(crate) remember_for: time::Duration,
     /// Whether a bind keeps the client's user agent and address.
     pub(crate) record_client: bool,
+    /// `Some` when the cookie holds the session itself ([`CookieStore`]):
+    /// the store is then never called.
+    ///
+    /// [`CookieStore`]: crate::store::CookieStore
+    pub(crate) cookie_data: Option<CookiePayload>,
 }
 
 impl std::fmt::Debug for Shared {

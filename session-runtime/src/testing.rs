@@ -664,4 +664,8 @@ impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
         self.write(&self.counters.deletes)?;
         self.inner.delete_user_sessions(user, keep).await
     }
+
+    fn cookie_payload(&self) -> Option<crate::store::CookiePayload> {
+        self.inner.cookie_payload()
+    }
 }

@@ -16,10 +16,13 @@ use time::Duration;
 
 use crate::key::Key;
 
+mod payload;
 #[cfg(test)]
 mod properties;
 mod rules;
 mod seal;
+
+pub(crate) use self::payload::{decode as decode_payload, encode as encode_payload};
 
 pub(crate) use self::seal::Opened;
 
@@ -82,6 +85,9 @@ pub(crate) struct CookieCodec {
     /// The attributes' part of the `Set-Cookie` text (`; HttpOnly; ...`), as
     /// the `cookie` crate writes it, made once on the first issue.
     pub(crate) attributes: OnceLock<Box<str>>,
+    /// The longest value worth verifying: [`MAX_VALUE_LEN`] for a session
+    /// ID, the whole cookie's limit when the cookie holds the session.
+    pub(crate) max_value_len: usize,
 }
 
 impl CookieCodec {
@@ -99,6 +105,7 @@ impl CookieCodec {
             security,
             keys,
             attributes: OnceLock::new(),
+            max_value_len: MAX_VALUE_LEN,
         }
     }
 
@@ -132,7 +139,7 @@ impl CookieCodec {
             ..Incoming::default()
         };
         let value = match (count, found.map(std::str::from_utf8)) {
-            (1, Some(Ok(value))) if !value.is_empty() && value.len() <= MAX_VALUE_LEN => value,
+            (1, Some(Ok(value))) if !value.is_empty() && value.len() <= self.max_value_len => value,
             (0, _) => return incoming,
             _ => {
                 tracing::debug!(

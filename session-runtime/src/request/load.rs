@@ -40,6 +40,10 @@ impl RequestSession {
                     return Ok(());
                 }
                 let incoming = self.shared.codec.read(headers);
+                if self.shared.cookie_data.is_some() {
+                    self.load_from_cookie(incoming);
+                    return Ok(());
+                }
                 self.load(incoming).await
             })
             .await

@@ -8,6 +8,7 @@
 //!    one of four steps (destroy, regenerate, keep, create) and the cookie is
 //!    set or removed.
 
+mod cookie_data;
 mod load;
 mod save;
 mod user;
@@ -240,6 +241,10 @@ impl Drop for RequestSession {
     /// destroyed, but whose save never ran (the client went away, the
     /// response future was dropped), still deletes it, in a task of its own.
     fn drop(&mut self) {
+        // A session kept in the cookie has nothing on the server to delete.
+        if self.shared.cookie_data.is_some() {
+            return;
+        }
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         if state.lifecycle != Lifecycle::Destroy || state.destroyed || state.plain_http {
             return;

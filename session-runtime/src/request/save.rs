@@ -29,6 +29,7 @@ use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use time::OffsetDateTime;
 
+use super::cookie_data::CookieData;
 use super::{Lifecycle, Loaded, RequestSession};
 use crate::cookie::CookieSeen;
 use crate::error::SaveError;
@@ -86,8 +87,9 @@ impl Ending {
 
 /// What a step does to the cookie.
 ///
-/// The cookie carries a session ID today; a store whose data lives in the
-/// cookie itself adds its own variant here, and the steps stay as they are.
+/// The cookie carries a session ID, or, for a store whose data lives in the
+/// cookie itself, the whole session ([`CookieAction::IssueData`], made by
+/// the steps of [`cookie_data`](super::cookie_data)).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum CookieAction {
     /// No `Set-Cookie`.
@@ -101,6 +103,8 @@ pub(crate) enum CookieAction {
     },
     /// Make the client drop its session cookie.
     Remove,
+    /// Give the client a cookie that holds this whole session, if it fits.
+    IssueData(CookieData),
 }
 
 impl RequestSession {
@@ -116,6 +120,13 @@ impl RequestSession {
         let Some(ending) = self.end(status, now)? else {
             return Ok(());
         };
+        if self.shared.cookie_data.is_some() {
+            let action = self.cookie_step(&ending, now)?;
+            let cookie_set = action != CookieAction::Leave;
+            self.set_cookie(action, now, headers)?;
+            keep_out_of_shared_caches(headers, cookie_set);
+            return Ok(());
+        }
         let action = match ending.step() {
             Step::Nothing => CookieAction::Leave,
             Step::Clear => CookieAction::Remove,
@@ -373,6 +384,10 @@ impl RequestSession {
                 let max_age = self.expiry().cookie_max_age(now, created);
                 let value = codec.issue(id.expose(), max_age).ok_or(SaveError::Cookie)?;
                 headers.append(SET_COOKIE, value);
+            }
+            CookieAction::IssueData(data) => {
+                let max_age = self.shared.expiry.cookie_max_age(now, Some(data.created));
+                headers.append(SET_COOKIE, codec.issue_payload(&data.payload, max_age)?);
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use time::OffsetDateTime;
 
-use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
+use super::{ChangeSet, CookiePayload, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -44,6 +44,7 @@ pub(crate) trait DynStore: Send + Sync + std::fmt::Debug + 'static {
         user: &'a str,
         keep: Option<&'a SessionKey>,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn cookie_payload(&self) -> Option<CookiePayload>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -104,5 +105,9 @@ impl<S: SessionStore> DynStore for S {
         keep: Option<&'a SessionKey>,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(SessionStore::delete_user_sessions(self, user, keep))
+    }
+
+    fn cookie_payload(&self) -> Option<CookiePayload> {
+        SessionStore::cookie_payload(self)
     }
 }

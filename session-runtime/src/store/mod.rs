@@ -51,7 +51,10 @@
 //!    [`delete_user_sessions`](SessionStore::delete_user_sessions), whose
 //!    defaults answer [`StoreErrorKind::Unsupported`]: today only
 //!    `MemoryStore` has it (the Redis store answers `Unsupported` for now),
-//!    checked by `user_index_conformance_tests!`.
+//!    checked by `user_index_conformance_tests!`. A store that wraps another
+//!    (to count or log its calls) forwards
+//!    [`cookie_payload`](SessionStore::cookie_payload), so that a wrapped
+//!    [`CookieStore`] still keeps its sessions in the cookie.
 //! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
 //!    the driver's error as source; configuration mistakes as
 //!    [`StoreConfigError`], when the store is built.
@@ -65,20 +68,38 @@
 //! and a branch in the examples' `SESSION_STORE` parser; CONTRIBUTING.md
 //! lists the files.
 
+mod cookie;
 mod dyn_store;
 #[cfg(feature = "memory")]
 mod memory;
 mod millis;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite")))
+)]
+pub mod sql;
 
 pub(crate) use self::dyn_store::DynStore;
+
+pub use self::cookie::{CookiePayload, CookieStore, COOKIE_SIZE_LIMIT};
 
 #[cfg(feature = "memory")]
 pub use self::memory::MemoryStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use self::sql::mysql::{MySqlStore, MySqlStoreBuilder};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::sql::postgres::{PostgresStore, PostgresStoreBuilder};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use self::sql::sqlite::{SqliteStore, SqliteStoreBuilder};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -565,6 +586,25 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
                 "this store keeps no per-user index",
             ))
         }
+    }
+
+    /// Whether this store keeps each session's data in the cookie itself
+    /// rather than behind a key, and how the cookie protects it.
+    ///
+    /// `None`, the default, for every store that keeps sessions on the
+    /// server. Only [`CookieStore`] answers `Some`; the layer asks once, when
+    /// it is built, and from then on reads and writes those sessions in the
+    /// cookie without calling the store's other methods. A store that wraps
+    /// another (to count or log its calls) forwards the inner store's answer.
+    ///
+    /// ```
+    /// use session_runtime::store::{CookieStore, MemoryStore, SessionStore};
+    ///
+    /// assert!(MemoryStore::new().cookie_payload().is_none());
+    /// assert!(CookieStore::new().cookie_payload().is_some());
+    /// ```
+    fn cookie_payload(&self) -> Option<CookiePayload> {
+        None
     }
 }
 

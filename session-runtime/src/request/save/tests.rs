@@ -99,6 +99,7 @@ fn harness() -> Harness {
         trust_proxy: false,
         remember_for: crate::users::DEFAULT_REMEMBER_FOR,
         record_client: false,
+        cookie_data: None,
     });
     Harness { store, shared }
 }
