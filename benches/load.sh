@@ -26,83 +26,28 @@ PORT=${PORT:-39401}
 read -r -a VARIANTS <<<"${VARIANTS:-axum session-kit tower-sessions}"
 ROWS=(new_visitor returning_counter returning_read_only)
 
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk" >&2
-    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
+. benches/http_common.sh
+ensure_wrk
+build_server
 
-echo "building the bench server" >&2
-cargo bench --bench server --no-run >&2
-EXE=$(cargo bench --bench server --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$EXE" ] || { echo "no server executable" >&2; exit 1; }
-
-URL="http://127.0.0.1:$PORT"
 RESULTS=$(mktemp)
-PID=
 cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi
+    stop_server
     rm -f "$RESULTS"
 }
 trap cleanup EXIT
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-start_server() {
-    "$EXE" "$1" "$PORT" --bench 2>/dev/null &
-    PID=$!
-    for _ in $(seq 100); do
-        curl -s -o /dev/null "$URL/peek" && return 0
-        sleep 0.05
-    done
-    echo "the $1 server did not start" >&2
-    exit 1
-}
-
-stop_server() {
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    PID=
-}
-
-# A valid session cookie: one first visit; plain axum sets none, so it gets
-# a cookie of the same size, which it ignores.
-session_cookie() {
-    local cookie
-    cookie=$(curl -s -D - -o /dev/null "$URL/" |
-        sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
-    if [ -z "$cookie" ]; then
-        cookie="sid=wz2q0T1Tv8uA5Pq0fWk3nJm6hR7cYb2xLd9eVg4sKa0=AbCdEfGhIjKlMnOpQrStUvWxYz012345"
-    fi
-    printf '%s' "$cookie"
-}
-
 run_cell() { # round row variant
-    local round=$1 row=$2 variant=$3 path=/ cookie= out before after requests rps p99 non2xx
+    local round=$1 row=$2 variant=$3 path=/ cookie= requests warm rps cpu_us p99
     start_server "$variant"
     case $row in
     returning_counter) cookie=$(session_cookie) ;;
     returning_read_only) cookie=$(session_cookie); path=/peek ;;
     esac
-    local args=(-t"$THREADS" -c"$CONNECTIONS" --latency)
+    local args=()
     if [ -n "$cookie" ]; then args+=(-H "Cookie: $cookie"); fi
-    wrk "${args[@]}" -d2s "$URL$path" >/dev/null
-    before=$(cpu_ticks "$PID")
-    out=$(wrk "${args[@]}" -d"${DURATION}s" "$URL$path")
-    after=$(cpu_ticks "$PID")
+    read -r requests warm rps p99 cpu_us < <(measure "$variant $row" "$DURATION" "${args[@]}" "$URL$path")
     stop_server
-    requests=$(printf '%s\n' "$out" | awk '/requests in/ { print $1 }')
-    rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/ { print $2 }')
-    p99=$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')
-    non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx/ { print $NF }')
-    if [ -n "$non2xx" ]; then
-        echo "$variant $row: $non2xx non-2xx answers" >&2
-        exit 1
-    fi
-    # CPU microseconds per request (ticks are 1/CLK_TCK s).
-    local tck cpu_us
-    tck=$(getconf CLK_TCK)
-    cpu_us=$(awk -v t=$((after - before)) -v n="$requests" -v h="$tck" 'BEGIN { printf "%.1f", t / h * 1e6 / n }')
     echo "$round $row $variant $rps $cpu_us $p99" >>"$RESULTS"
     echo "round $round, $row, $variant: $rps req/s, $cpu_us us CPU/req, p99 $p99" >&2
 }

@@ -1,6 +1,8 @@
 //! Memory per live session at one million sessions, for session-kit's
-//! `MemoryStore` and tower-sessions' `MemoryStore`, each filled through its
-//! store's public API with a one-counter session.
+//! `MemoryStore` and tower-sessions' `MemoryStore`, each filled with
+//! one-counter sessions two ways: through its store's public API, and by
+//! new-visitor requests through its session layer (`GET /` of the counter
+//! router in `benches/common`, driven with `oneshot`).
 //!
 //! A counting global allocator tracks live heap bytes; the figure is the
 //! growth of live bytes from the empty store to the full one, divided by the
@@ -14,8 +16,13 @@
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it) it exits at once.
 
+mod common;
+
 use std::alloc::System;
 use std::process::Command;
+
+use axum::http::Uri;
+use axum::Router;
 
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 use time::{Duration, OffsetDateTime};
@@ -117,6 +124,66 @@ fn tower_sessions(rt: &tokio::runtime::Runtime) -> Measure {
     measure
 }
 
+/// Fills a store through its router: `SESSIONS` new visitors, each
+/// `GET /` without a cookie (the counter's first visit), the response read
+/// to the end and dropped.
+fn by_requests(rt: &tokio::runtime::Runtime, app: &Router) {
+    let uri = Uri::from_static("/");
+    rt.block_on(async {
+        for _ in 0..SESSIONS {
+            let set = common::send(app, &uri, None).await;
+            assert!(set.is_some(), "a new visitor gets a cookie");
+        }
+    });
+}
+
+fn session_kit_requests(rt: &tokio::runtime::Runtime) -> Measure {
+    let store = session_kit::MemoryStore::unbounded();
+    let app = common::session_kit_router_on(store.clone());
+    let (measure, kept) = Measure::around(|| {
+        by_requests(rt, &app);
+        assert_eq!(store.len(), SESSIONS);
+        Box::new(())
+    });
+    drop(kept);
+    measure
+}
+
+fn tower_sessions_requests(rt: &tokio::runtime::Runtime) -> Measure {
+    let app = common::tower_sessions_router_on(tower_sessions::MemoryStore::default());
+    let (measure, kept) = Measure::around(|| {
+        by_requests(rt, &app);
+        Box::new(())
+    });
+    drop(kept);
+    measure
+}
+
+/// The stores measured, each in a process of its own: (argument, label,
+/// the row its heap is compared with).
+const STORES: [(&str, &str, &str); 4] = [
+    (
+        "session-kit",
+        "session-kit MemoryStore, store API",
+        "tower-sessions",
+    ),
+    (
+        "tower-sessions",
+        "tower-sessions MemoryStore, store API",
+        "tower-sessions",
+    ),
+    (
+        "session-kit-requests",
+        "session-kit MemoryStore, by requests",
+        "tower-sessions-requests",
+    ),
+    (
+        "tower-sessions-requests",
+        "tower-sessions MemoryStore, by requests",
+        "tower-sessions-requests",
+    ),
+];
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
@@ -137,6 +204,8 @@ fn main() {
             let m = match which.as_str() {
                 "session-kit" => session_kit(&rt),
                 "tower-sessions" => tower_sessions(&rt),
+                "session-kit-requests" => session_kit_requests(&rt),
+                "tower-sessions-requests" => tower_sessions_requests(&rt),
                 other => panic!("unknown store {other}"),
             };
             println!("{which}\t{}\t{}", m.heap, m.rss);
@@ -144,7 +213,7 @@ fn main() {
         _ => {
             let exe = std::env::current_exe().expect("own path");
             let mut rows = Vec::new();
-            for which in ["session-kit", "tower-sessions"] {
+            for (which, _, _) in STORES {
                 let out = Command::new(&exe)
                     .args(["--bench", "--store", which])
                     .output()
@@ -158,13 +227,18 @@ fn main() {
                     .collect();
                 rows.push((which, cols[0], cols[1]));
             }
-            let base = rows[1].1 as f64;
+            let heap_of = |which: &str| {
+                rows.iter()
+                    .find(|(w, _, _)| *w == which)
+                    .map(|(_, heap, _)| *heap as f64)
+                    .expect("measured")
+            };
             println!("| store | live heap per session | resident set per session | heap vs tower-sessions |");
             println!("| --- | ---: | ---: | ---: |");
-            for (which, heap, rss) in rows {
+            for ((_, label, base), (_, heap, rss)) in STORES.iter().zip(&rows) {
                 println!(
-                    "| {which} MemoryStore, {SESSIONS} sessions | {heap} B | {rss} B | {:.2}x |",
-                    heap as f64 / base
+                    "| {label}, {SESSIONS} sessions | {heap} B | {rss} B | {:.2}x |",
+                    *heap as f64 / heap_of(base)
                 );
             }
         }

@@ -22,12 +22,7 @@ use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 use tower::ServiceExt as _;
 
-use common::{cookie_of, count_in, Variant};
-
-/// A cookie of the size of session-kit's signed one, for plain axum's
-/// returning rows, so every server parses the same request.
-const DUMMY_COOKIE: &str =
-    "sid=wz2q0T1Tv8uA5Pq0fWk3nJm6hR7cYb2xLd9eVg4sKa0=AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+use common::{cookie_of, count_in, Variant, DUMMY_COOKIE};
 
 /// The three rows.
 #[derive(Clone, Copy, PartialEq, Eq)]
