@@ -168,6 +168,8 @@ impl Store {
                     Store::Tower(store),
                 )
             }
+            // No server state to grow: the scale rows do not apply.
+            Variant::SessionKitCookie => (common::session_kit_cookie_router(), Store::None),
         }
     }
 

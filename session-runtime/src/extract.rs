@@ -32,6 +32,10 @@ async fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRe
 /// `regenerate()` on a `Session<T>` does not compile, and the method is on the
 /// handle.
 ///
+/// Its `Debug` is the `Debug` of your struct: whatever that prints (a user
+/// name, a cart) goes wherever the `Debug` output goes, so derive or write
+/// it with that in mind.
+///
 /// The session is loaded once per request however many `Session<_>` a handler
 /// takes. When the `Session<T>` is dropped (at the end of the handler) the
 /// fields that changed are recorded, and after the response is made they
