@@ -183,7 +183,8 @@ impl RequestSession {
         };
         let mut diff = Diff {
             record: &state.record,
-            changes: ChangeSet::new(state.changes.expires_at()),
+            // The record keeps its own expiry: `apply` sets it from this set.
+            changes: ChangeSet::new(state.record.expires_at()),
             failed: None,
         };
         value.__diff(snapshot, &mut diff);
