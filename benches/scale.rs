@@ -148,9 +148,7 @@ enum Store {
 impl Store {
     fn router(variant: Variant) -> (Router, Store) {
         match variant {
-            // No store this bench reaches: plain axum keeps nothing, and
-            // CookieStore keeps the session in the cookie.
-            Variant::Axum | Variant::SessionKitCookie => (variant.router(), Store::None),
+            Variant::Axum => (common::axum_router(), Store::None),
             Variant::SessionKit => {
                 // Unbounded, as tower-sessions' is: `MemoryStore::new` holds a
                 // million at most, a cap kept per shard, so it would start
