@@ -30,3 +30,14 @@ mod user_index {
 
     session_runtime::user_index_conformance_tests!(make_store);
 }
+
+/// The HTTP suite: every case, on `MemoryStore`.
+mod http {
+    use session_runtime::store::MemoryStore;
+
+    async fn make_store() -> Option<MemoryStore> {
+        Some(MemoryStore::new())
+    }
+
+    session_runtime::store_http_tests!(make_store);
+}

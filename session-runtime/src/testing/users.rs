@@ -5,7 +5,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::{created, in_an_hour, key, load, ok};
+use super::conformance::{created, in_an_hour, key, load, ok};
 use crate::store::{ChangeSet, SessionKey, SessionStore, StoreErrorKind, WriteOutcome, USER_FIELD};
 
 /// Generates one `#[tokio::test]` per rule of the per-user index, for a

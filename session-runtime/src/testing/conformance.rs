@@ -1,39 +1,15 @@
-//! For store authors: the conformance suite every store runs, and a store
-//! wrapper that counts calls and fails on demand.
-//!
-//! A store in this crate or another plugs into the suite with one macro call
-//! in a test file, given an `async fn` that makes a fresh store (or `None`,
-//! having said loudly why, when its server is missing):
-//!
-//! ```
-//! use session_runtime::store::MemoryStore;
-//!
-//! async fn make_store() -> Option<MemoryStore> {
-//!     Some(MemoryStore::new())
-//! }
-//!
-//! session_runtime::store_conformance_tests!(make_store);
-//! # fn main() { let _ = make_store; }
-//! ```
-//!
-//! A store that must clean up after each test (a table to drop, keys under a
-//! prefix to delete) names an `async fn(Store)` that does it:
-//! `store_conformance_tests!(make_store, teardown = drop_store);`.
+//! The store conformance suite: one check per rule of the store contract,
+//! called through the store's trait alone.
 
 // Assertions are what a test suite is for: it panics on a broken store.
 #![allow(clippy::expect_used)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 
 use crate::id::{SessionId, SessionKey};
 use crate::store::{ChangeSet, Record, SessionStore, StoreError, WriteOutcome};
-
-mod users;
-pub use self::users::*;
 
 /// Generates one `#[tokio::test]` per rule of the store contract.
 ///
@@ -81,21 +57,18 @@ macro_rules! store_conformance_tests {
     };
 }
 
-/// The teardown of stores that need none.
-pub async fn no_teardown<S>(_store: S) {}
-
-fn key() -> SessionKey {
+pub(super) fn key() -> SessionKey {
     match SessionId::generate() {
         Ok(id) => id.key(),
         Err(err) => panic!("cannot make a session id: {err}"),
     }
 }
 
-fn in_an_hour() -> OffsetDateTime {
+pub(super) fn in_an_hour() -> OffsetDateTime {
     OffsetDateTime::now_utc() + Duration::hours(1)
 }
 
-fn ok<T>(result: Result<T, StoreError>) -> T {
+pub(super) fn ok<T>(result: Result<T, StoreError>) -> T {
     match result {
         Ok(value) => value,
         Err(err) => panic!(
@@ -105,11 +78,11 @@ fn ok<T>(result: Result<T, StoreError>) -> T {
     }
 }
 
-async fn load<S: SessionStore>(store: &S, key: &SessionKey) -> Option<Record> {
+pub(super) async fn load<S: SessionStore>(store: &S, key: &SessionKey) -> Option<Record> {
     ok(store.load(key).await)
 }
 
-async fn created<S: SessionStore>(store: &S, changes: ChangeSet) -> SessionKey {
+pub(super) async fn created<S: SessionStore>(store: &S, changes: ChangeSet) -> SessionKey {
     let key = key();
     assert_eq!(
         ok(store.create(&key, &changes).await),
@@ -444,228 +417,4 @@ pub async fn values_round_trip_byte_for_byte<S: SessionStore>(store: &S) {
     let record = load(store, &key).await.expect("live");
     assert_eq!(record.get("a.big"), Some(big.as_str()));
     assert_eq!(record.get("a.odd"), Some(odd));
-}
-
-/// How many times each store operation was called.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Calls {
-    /// `load`
-    pub loads: usize,
-    /// `create`
-    pub creates: usize,
-    /// `save`
-    pub saves: usize,
-    /// `touch`
-    pub touches: usize,
-    /// `regenerate`
-    pub regenerates: usize,
-    /// `delete`
-    pub deletes: usize,
-}
-
-impl Calls {
-    /// Every call that writes.
-    pub fn writes(&self) -> usize {
-        self.creates + self.saves + self.touches + self.regenerates + self.deletes
-    }
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    loads: AtomicUsize,
-    creates: AtomicUsize,
-    saves: AtomicUsize,
-    touches: AtomicUsize,
-    regenerates: AtomicUsize,
-    deletes: AtomicUsize,
-    fail_reads: AtomicBool,
-    fail_writes: AtomicBool,
-    /// Every change set given to `create`, `save` or `regenerate`, with the
-    /// key it was written under (the new key, for `regenerate`).
-    written: std::sync::Mutex<Vec<(SessionKey, ChangeSet)>>,
-}
-
-/// A store wrapper for tests: counts every call, and fails reads or writes on
-/// demand, as a store that is down would.
-///
-/// ```
-/// use session_runtime::store::MemoryStore;
-/// use session_runtime::testing::InstrumentedStore;
-///
-/// let store = InstrumentedStore::new(MemoryStore::new());
-/// store.fail_reads(true);
-/// assert_eq!(store.calls().loads, 0);
-/// ```
-#[derive(Debug, Clone)]
-pub struct InstrumentedStore<S> {
-    inner: Arc<S>,
-    counters: Arc<Counters>,
-}
-
-impl<S: SessionStore> InstrumentedStore<S> {
-    /// Wraps a store.
-    pub fn new(inner: S) -> Self {
-        Self {
-            inner: Arc::new(inner),
-            counters: Arc::default(),
-        }
-    }
-
-    /// The calls so far.
-    pub fn calls(&self) -> Calls {
-        let c = &self.counters;
-        Calls {
-            loads: c.loads.load(Ordering::SeqCst),
-            creates: c.creates.load(Ordering::SeqCst),
-            saves: c.saves.load(Ordering::SeqCst),
-            touches: c.touches.load(Ordering::SeqCst),
-            regenerates: c.regenerates.load(Ordering::SeqCst),
-            deletes: c.deletes.load(Ordering::SeqCst),
-        }
-    }
-
-    /// Makes every load fail (or work again).
-    pub fn fail_reads(&self, fail: bool) {
-        self.counters.fail_reads.store(fail, Ordering::SeqCst);
-    }
-
-    /// Makes every write fail (or work again).
-    pub fn fail_writes(&self, fail: bool) {
-        self.counters.fail_writes.store(fail, Ordering::SeqCst);
-    }
-
-    /// The wrapped store.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    fn read(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
-        counter.fetch_add(1, Ordering::SeqCst);
-        if self.counters.fail_reads.load(Ordering::SeqCst) {
-            return Err(down());
-        }
-        Ok(())
-    }
-
-    /// Every change set this store was asked to write (by `create`, `save` and
-    /// `regenerate`, failed writes included), oldest first, with the key it was
-    /// written under: what a test checks to see that only changed fields are
-    /// sent.
-    ///
-    /// ```
-    /// use session_runtime::store::{ChangeSet, MemoryStore, SessionKey, SessionStore};
-    /// use session_runtime::testing::InstrumentedStore;
-    /// use time::{Duration, OffsetDateTime};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), session_runtime::StoreError> {
-    /// let store = InstrumentedStore::new(MemoryStore::new());
-    /// let key = SessionKey::from_digest([1; 32]);
-    /// let changes = ChangeSet::new(OffsetDateTime::now_utc() + Duration::hours(1)).set("a.x", "1");
-    /// store.create(&key, &changes).await?;
-    /// assert_eq!(store.written(), vec![(key, changes)]);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn written(&self) -> Vec<(SessionKey, ChangeSet)> {
-        self.counters
-            .written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn record(&self, key: &SessionKey, changes: &ChangeSet) {
-        self.counters
-            .written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((*key, changes.clone()));
-    }
-
-    fn write(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
-        counter.fetch_add(1, Ordering::SeqCst);
-        if self.counters.fail_writes.load(Ordering::SeqCst) {
-            return Err(down());
-        }
-        Ok(())
-    }
-}
-
-fn down() -> StoreError {
-    StoreError::new(
-        "the test store is switched off",
-        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
-    )
-}
-
-impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
-    async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
-        self.read(&self.counters.loads)?;
-        self.inner.load(key).await
-    }
-
-    async fn create(
-        &self,
-        key: &SessionKey,
-        changes: &ChangeSet,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.record(key, changes);
-        self.write(&self.counters.creates)?;
-        self.inner.create(key, changes).await
-    }
-
-    async fn save(
-        &self,
-        key: &SessionKey,
-        changes: &ChangeSet,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.record(key, changes);
-        self.write(&self.counters.saves)?;
-        self.inner.save(key, changes).await
-    }
-
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: OffsetDateTime,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.write(&self.counters.touches)?;
-        self.inner.touch(key, expires_at).await
-    }
-
-    async fn regenerate(
-        &self,
-        old: &SessionKey,
-        new: &SessionKey,
-        changes: &ChangeSet,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.record(new, changes);
-        self.write(&self.counters.regenerates)?;
-        self.inner.regenerate(old, new, changes).await
-    }
-
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.write(&self.counters.deletes)?;
-        self.inner.delete(key).await
-    }
-
-    async fn user_sessions(&self, user: &str) -> Result<Vec<(SessionKey, Record)>, StoreError> {
-        self.read(&self.counters.loads)?;
-        self.inner.user_sessions(user).await
-    }
-
-    async fn delete_user_sessions(
-        &self,
-        user: &str,
-        keep: Option<&SessionKey>,
-    ) -> Result<u64, StoreError> {
-        self.write(&self.counters.deletes)?;
-        self.inner.delete_user_sessions(user, keep).await
-    }
-
-    fn cookie_payload(&self) -> Option<crate::store::CookiePayload> {
-        self.inner.cookie_payload()
-    }
 }
