@@ -98,7 +98,7 @@ pub use session_runtime::user_index_conformance_tests;
 pub use session_runtime::MemoryStore;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub use session_runtime::{store_conformance_tests, testing};
+pub use session_runtime::{store_conformance_tests, store_http_tests, testing};
 #[cfg(feature = "mysql")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 pub use session_runtime::{MySqlStore, MySqlStoreBuilder};

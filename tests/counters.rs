@@ -157,28 +157,3 @@ async fn a_stored_sum_outside_the_field_type_saturates_at_its_bounds() {
         format!("{} 255 -128", i64::MAX)
     );
 }
-
-#[tokio::test]
-async fn a_counter_bump_that_ends_after_logout_does_not_revive_the_session() {
-    let (server, store) = start().await;
-    for trial in 0..10 {
-        let cookie = new_session(&server).await;
-        let slow = post_with(&server, "/slow-bump", &cookie);
-        let logout = async {
-            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-            post_with(&server, "/logout", &cookie).await
-        };
-        let (slow, logout) = tokio::join!(slow, logout);
-        assert_eq!(
-            (slow.status().as_u16(), logout.status().as_u16()),
-            (200, 200),
-            "trial {trial}"
-        );
-        assert_eq!(
-            get_with(&server, "/read", &cookie).await,
-            "0 0 0",
-            "trial {trial}"
-        );
-    }
-    assert!(store.inner().is_empty(), "no session was revived");
-}

@@ -271,3 +271,10 @@ async fn sessions_spread_over_every_master() {
         "every master holds sessions: {holders:?}"
     );
 }
+
+/// The HTTP suite, every case, on the cluster.
+mod http {
+    use super::make_store;
+
+    session_kit::store_http_tests!(make_store);
+}

@@ -266,3 +266,10 @@ async fn a_redis_that_is_not_there_fails_to_connect_quickly_with_its_cause() {
         "the driver's error is kept: {err}"
     );
 }
+
+/// The HTTP suite, every case, on the real Redis.
+mod http {
+    use super::{cleanup, make_store};
+
+    session_kit::store_http_tests!(make_store, teardown = cleanup);
+}

@@ -1,9 +1,6 @@
 //! The store conformance suite: one check per rule of the store contract,
 //! called through the store's trait alone.
 
-// Assertions are what a test suite is for: it panics on a broken store.
-#![allow(clippy::expect_used)]
-
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};

@@ -32,6 +32,9 @@
 //!
 //! [`SessionStore`]: crate::store::SessionStore
 
+// Assertions are what a test suite is for: it panics on a broken store.
+#![allow(clippy::expect_used)]
+
 mod conformance;
 pub mod http;
 mod instrumented;

@@ -200,7 +200,7 @@ pub async fn two_app_instances_share_sessions_both_ways<S: SessionStore>(store: 
     );
 }
 
-/// 7. An idle session ends on the server after its inactivity timeout,
+/// SPEC 7: An idle session ends on the server after its inactivity timeout,
 /// whatever the cookie says; an active one lives on.
 pub async fn an_idle_session_ends_on_the_server<S: SessionStore>(store: S) {
     let app = TestApp::with(store, |b| {

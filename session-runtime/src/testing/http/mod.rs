@@ -40,9 +40,6 @@
 //! # fn main() { let _ = make_store; }
 //! ```
 
-// Assertions are what a test suite is for: it panics on a broken store.
-#![allow(clippy::expect_used)]
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -14,7 +14,7 @@ async fn after(ms: u64) {
     tokio::time::sleep(StdDuration::from_millis(ms)).await;
 }
 
-/// 4. Two concurrent requests on one session that change different fields
+/// SPEC 4: Two concurrent requests on one session that change different fields
 /// (the cart and the theme) both persist: 100 trials.
 pub async fn concurrent_changes_to_different_fields_both_persist<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
@@ -40,7 +40,7 @@ pub async fn concurrent_changes_to_different_fields_both_persist<S: SessionStore
     }
 }
 
-/// 5. A slow write that finishes after a logout never brings the session
+/// SPEC 5: A slow write that finishes after a logout never brings the session
 /// back: 20 trials.
 pub async fn a_slow_write_racing_a_logout_does_not_revive_the_session<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
@@ -78,7 +78,7 @@ pub async fn a_slow_write_racing_a_logout_does_not_revive_the_session<S: Session
     }
 }
 
-/// 5. A slow write that finishes after a login moved the session to a new
+/// SPEC 5: A slow write that finishes after a login moved the session to a new
 /// ID never brings the old ID back: 20 trials.
 pub async fn a_slow_write_racing_a_login_does_not_revive_the_old_id<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
@@ -122,7 +122,7 @@ pub async fn a_slow_write_racing_a_login_does_not_revive_the_old_id<S: SessionSt
     }
 }
 
-/// 5. A counter bump that finishes after a logout does not revive the
+/// SPEC 5: A counter bump that finishes after a logout does not revive the
 /// session either: an increment is a write like any other.
 pub async fn a_counter_bump_that_ends_after_logout_does_not_revive_the_session<S: SessionStore>(
     store: S,

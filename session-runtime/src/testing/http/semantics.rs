@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 use super::TestApp;
 use crate::store::{ChangeSet, SessionStore, WriteOutcome};
 
-/// 1. A route that extracts no session does no store I/O, cookie or not.
+/// SPEC 1: A route that extracts no session does no store I/O, cookie or not.
 pub async fn a_route_without_a_session_does_no_store_io<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
     let cookie = app.session().await;
@@ -21,7 +21,7 @@ pub async fn a_route_without_a_session_does_no_store_io<S: SessionStore>(store: 
     assert_eq!(app.store.calls(), before);
 }
 
-/// 2. One store read per request, however many extractors it takes.
+/// SPEC 2: One store read per request, however many extractors it takes.
 pub async fn three_extractors_cost_one_store_read<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
     let cookie = app.session().await;
@@ -31,7 +31,7 @@ pub async fn three_extractors_cost_one_store_read<S: SessionStore>(store: S) {
     assert_eq!(app.store.calls().loads, before + 1);
 }
 
-/// 3. Reading writes nothing, and a new session that never gets data is
+/// SPEC 3: Reading writes nothing, and a new session that never gets data is
 /// neither stored nor given a cookie.
 pub async fn reading_writes_nothing_and_an_empty_new_session_is_not_stored<S: SessionStore>(
     store: S,
@@ -63,7 +63,7 @@ pub async fn reading_writes_nothing_and_an_empty_new_session_is_not_stored<S: Se
     assert_eq!(app.store.calls().writes(), writes, "no resave");
 }
 
-/// 3. A response with a 5xx status saves nothing, new session or not.
+/// SPEC 3: A response with a 5xx status saves nothing, new session or not.
 pub async fn a_failed_handler_saves_nothing<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
     let reply = app.post("/fail", None, &[]).await;
@@ -77,7 +77,7 @@ pub async fn a_failed_handler_saves_nothing<S: SessionStore>(store: S) {
     assert_eq!(app.get("/read", Some(&cookie)).await.body, " 1 0 false");
 }
 
-/// 4. A request that changes one field writes that field alone, and a
+/// SPEC 4: A request that changes one field writes that field alone, and a
 /// change deep inside a field is seen.
 pub async fn a_change_to_one_field_writes_that_field_alone<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
@@ -105,7 +105,7 @@ pub async fn a_change_to_one_field_writes_that_field_alone<S: SessionStore>(stor
     assert_eq!(app.get("/read", Some(&cookie)).await.body, "ada 1 1 false");
 }
 
-/// 6. The store is keyed by the SHA-256 digest of the ID, never the ID, and
+/// SPEC 6: The store is keyed by the SHA-256 digest of the ID, never the ID, and
 /// the ID carries 192 bits.
 pub async fn the_store_sees_the_digest_of_the_id_never_the_id<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
@@ -117,7 +117,7 @@ pub async fn the_store_sees_the_digest_of_the_id_never_the_id<S: SessionStore>(s
     assert_eq!(id.expose().len(), 32, "192 bits of URL-safe base64");
 }
 
-/// 6. An ID the store does not know (its session deleted behind the app's
+/// SPEC 6: An ID the store does not know (its session deleted behind the app's
 /// back) is never adopted: the client gets a new one.
 pub async fn an_id_the_store_does_not_know_is_never_adopted<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
@@ -136,7 +136,7 @@ pub async fn an_id_the_store_does_not_know_is_never_adopted<S: SessionStore>(sto
     assert_eq!(app.get("/read", Some(&cookie)).await.body, " 0 0 true");
 }
 
-/// 7. An expired session never loads, even with its cookie replayed.
+/// SPEC 7: An expired session never loads, even with its cookie replayed.
 pub async fn an_expired_session_never_loads_even_when_its_cookie_is_replayed<S: SessionStore>(
     store: S,
 ) {
@@ -149,7 +149,7 @@ pub async fn an_expired_session_never_loads_even_when_its_cookie_is_replayed<S: 
     assert_eq!(app.post("/visit", Some(&cookie), &[]).await.body, "1");
 }
 
-/// 8. A missing, unsigned, tampered, garbled, oversized or duplicated
+/// SPEC 8: A missing, unsigned, tampered, garbled, oversized or duplicated
 /// cookie means "no session": never a panic, never a 500.
 pub async fn bad_cookies_mean_no_session_never_an_error<S: SessionStore>(store: S) {
     let app = TestApp::start(store).await;
@@ -181,7 +181,7 @@ pub async fn bad_cookies_mean_no_session_never_an_error<S: SessionStore>(store: 
     assert_eq!(app.get("/read", Some(&cookie)).await.body, " 1 0 false");
 }
 
-/// 8. Stored data that no longer decodes (a field whose type changed
+/// SPEC 8: Stored data that no longer decodes (a field whose type changed
 /// between deploys) resets that field alone; the next change writes it back.
 pub async fn an_undecodable_field_resets_to_its_default_and_the_others_survive<S: SessionStore>(
     store: S,
@@ -207,7 +207,7 @@ pub async fn an_undecodable_field_resets_to_its_default_and_the_others_survive<S
     assert_eq!(app.get("/read", Some(&cookie)).await.body, "ada 1 0 false");
 }
 
-/// 9. A store that is down: a 503 before the handler runs, a 500 when the
+/// SPEC 9: A store that is down: a 503 before the handler runs, a 500 when the
 /// save after it fails (no cookie for a session that was not stored), and
 /// the app recovers by itself.
 pub async fn a_store_outage_gives_503_before_and_500_after_the_handler_then_recovers<
