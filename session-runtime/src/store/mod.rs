@@ -58,10 +58,12 @@
 //! 3. Errors as [`StoreError`] with the [kind](StoreErrorKind) they are and
 //!    the driver's error as source; configuration mistakes as
 //!    [`StoreConfigError`], when the store is built.
-//! 4. Two test suites, each one macro line in a test file: the store
-//!    conformance suite (`store_conformance_tests!`) and the HTTP-level suite,
-//!    both in `session_runtime::testing` (feature `testing`), against the
-//!    real server.
+//! 4. Two test suites, each one macro line in a test file, both in
+//!    `session_runtime::testing` (feature `testing`), against the real
+//!    server: the store conformance suite (`store_conformance_tests!`) and
+//!    the HTTP suite (`store_http_tests!`: SPEC's semantics, the lifecycle,
+//!    expiry, counters, the races and the outage contract over real HTTP); a
+//!    case a store cannot keep by design is skipped by name with its reason.
 //!
 //! Inside this repository a store also gets a cargo feature (here and in
 //! the facade), a `pub use` in this module, the crate root and the facade,

@@ -6,7 +6,7 @@
 //! Without a Redis the tests print `SKIPPED: ...` and pass, unless
 //! `SESSION_KIT_REQUIRE_SERVERS=1`, where they fail.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -79,7 +79,7 @@ async fn delete_prefix(url: &str, prefix: &str) {
     }
 }
 
-session_kit::store_conformance_tests!(make_store, teardown = cleanup);
+session_runtime::store_conformance_tests!(make_store, teardown = cleanup);
 
 fn key() -> SessionKey {
     SessionId::generate().expect("an ID").key()
@@ -271,5 +271,5 @@ async fn a_redis_that_is_not_there_fails_to_connect_quickly_with_its_cause() {
 mod http {
     use super::{cleanup, make_store};
 
-    session_kit::store_http_tests!(make_store, teardown = cleanup);
+    session_runtime::store_http_tests!(make_store, teardown = cleanup);
 }

@@ -7,7 +7,7 @@
 //! Without the binary it prints `SKIPPED: ...` and passes, unless
 //! `SESSION_KIT_REQUIRE_SERVERS=1`, where it fails.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

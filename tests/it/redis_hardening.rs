@@ -8,8 +8,8 @@
 //! Without `redis-server` the tests print `SKIPPED: ...` and pass, unless
 //! `SESSION_KIT_REQUIRE_SERVERS=1`, where they fail.
 
-mod common;
-mod redis_support;
+use crate::common;
+use crate::redis_support;
 
 use std::sync::OnceLock;
 
@@ -274,6 +274,7 @@ async fn expiry_goes_to_redis_as_the_time_left_never_as_an_app_clock_instant() {
 // A memory limit reached.
 
 #[derive(session_kit::Session, Default)]
+#[session(namespace = "hardening")]
 struct Visits {
     #[session(counter)]
     n: i64,

@@ -10,8 +10,8 @@
 //! they fail: a Redis that cannot speak TLS would leave this whole file
 //! untested, which is what that variable exists to catch.
 
-mod common;
-mod redis_support;
+use crate::common;
+use crate::redis_support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -91,7 +91,7 @@ mod single_server {
         Some(store)
     }
 
-    session_kit::store_conformance_tests!(make_store);
+    session_runtime::store_conformance_tests!(make_store);
 }
 
 mod cluster {
@@ -108,7 +108,7 @@ mod cluster {
         Some(store)
     }
 
-    session_kit::store_conformance_tests!(make_store);
+    session_runtime::store_conformance_tests!(make_store);
 }
 
 #[tokio::test]

@@ -2,14 +2,14 @@
 //! difference, a stored sum outside the field's type saturates, and a
 //! counter of a destroyed session is not revived.
 
-mod common;
+use crate::common;
 
 use axum::routing::{get, post};
 use axum::Router;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use session_kit::store::{ChangeSet, SessionStore, WriteOutcome};
-use session_kit::testing::InstrumentedStore;
 use session_kit::{Key, MemoryStore, Session, SessionHandle, SessionId, SessionLayer};
+use session_runtime::testing::InstrumentedStore;
 use time::OffsetDateTime;
 
 use common::{bare_client, TestServer};

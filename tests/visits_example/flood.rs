@@ -2,9 +2,7 @@
 //! is bounded, nothing panics, and the visitors who come back keep their
 //! sessions.
 
-#[path = "../examples/visits.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod visits;
+use crate::visits;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

@@ -8,7 +8,7 @@
 //! `redis-server` the tests print `SKIPPED: ...` and pass, unless
 //! `SESSION_KIT_REQUIRE_SERVERS=1`, where they fail.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -230,7 +230,7 @@ async fn make_store() -> Option<RedisStore> {
     Some(store)
 }
 
-session_kit::store_conformance_tests!(make_store);
+session_runtime::store_conformance_tests!(make_store);
 
 /// Sessions spread over the masters (the hash tag is the digest, not the
 /// prefix), and each session's reads and writes stay on one node.
@@ -276,5 +276,5 @@ async fn sessions_spread_over_every_master() {
 mod http {
     use super::make_store;
 
-    session_kit::store_http_tests!(make_store);
+    session_runtime::store_http_tests!(make_store);
 }

@@ -1,16 +1,14 @@
 //! The `shop` example's HTTP contract, over real HTTP: login with
 //! regeneration, logout, the cart, the theme, and races between them.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/shop.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod shop;
+use crate::shop;
 
 use common::{bare_client, Browser, TestServer};
 use reqwest::header::{COOKIE, SET_COOKIE};
-use session_kit::testing::InstrumentedStore;
 use session_kit::{Key, MemoryStore, SessionLayer};
+use session_runtime::testing::InstrumentedStore;
 
 struct Shop {
     server: TestServer,

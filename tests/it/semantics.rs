@@ -2,7 +2,7 @@
 //! themselves run on every store in the HTTP suite, `store_http_tests!`):
 //! a router without the layer, and secrets that never print.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum::Router;

@@ -8,9 +8,9 @@
 //! The cut-offs go through a TCP proxy the test runs on a loopback port,
 //! in front of the real server. Servers as in `sql_common`.
 
-mod common;
+use crate::common;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-mod sql_common;
+use crate::sql_common;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod proxy {

@@ -2,11 +2,9 @@
 //! a slow request racing a login, a leaked store dump (even with the key),
 //! and the entropy of session IDs.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/shop.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod shop;
+use crate::shop;
 
 use std::collections::HashSet;
 

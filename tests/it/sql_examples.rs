@@ -7,9 +7,9 @@
 //! PostgreSQL and MySQL as in `sql_common`; each test works in a schema or
 //! database of its own, dropped after.
 
-mod common;
+use crate::common;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-mod sql_common;
+use crate::sql_common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

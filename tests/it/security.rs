@@ -2,8 +2,8 @@
 //! signed and encrypted cookies, fixation and logout, cookie attributes and
 //! name prefixes checked at build time, and a trusted reverse proxy.
 
-mod common;
-mod lifecycle_app;
+use crate::common;
+use crate::lifecycle_app;
 
 use std::time::Duration;
 

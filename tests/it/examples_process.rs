@@ -2,7 +2,7 @@
 //! non-zero with a clear message, and a good configuration serves the
 //! contract. `cargo test` builds the examples next to this test.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

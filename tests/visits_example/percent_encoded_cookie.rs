@@ -2,9 +2,7 @@
 //! `encoded()`, tower-cookies, some proxies) keeps its session, in the
 //! current cookie format and in the older one, over real HTTP.
 
-#[path = "../examples/visits.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod visits;
+use crate::visits;
 
 use reqwest::header::{COOKIE, SET_COOKIE};
 use session_kit::{Key, MemoryStore, SessionLayer};

@@ -5,15 +5,11 @@
 //! Servers as in `sql_common`; each store's part runs when its feature is
 //! on, in a schema, table or file of its own, removed after.
 
-mod common;
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-mod sql_common;
-
 #[cfg(feature = "postgres")]
 mod postgres {
     use crate::sql_common::{self, pg::Pg};
 
-    session_kit::store_http_tests!(
+    session_runtime::store_http_tests!(
         sql_common::make::<Pg>,
         teardown = sql_common::drop_store::<Pg>
     );
@@ -23,7 +19,7 @@ mod postgres {
 mod mysql {
     use crate::sql_common::{self, my::My};
 
-    session_kit::store_http_tests!(
+    session_runtime::store_http_tests!(
         sql_common::make::<My>,
         teardown = sql_common::drop_store::<My>
     );
@@ -33,7 +29,7 @@ mod mysql {
 mod sqlite {
     use crate::sql_common::{self, lite::Lite};
 
-    session_kit::store_http_tests!(
+    session_runtime::store_http_tests!(
         sql_common::make::<Lite>,
         teardown = sql_common::drop_store::<Lite>
     );

@@ -3,9 +3,7 @@
 //! fresh-login time, a store without the ability, and the races between a
 //! slow request or a login and a revocation.
 
-#[path = "../examples/shop.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod shop;
+use crate::shop;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,10 +15,10 @@ use reqwest::header::SET_COOKIE;
 use reqwest::Client;
 use serde_json::Value;
 use session_kit::store::{ChangeSet, Record, SessionKey, WriteOutcome};
-use session_kit::testing::InstrumentedStore;
 use session_kit::{
     Key, MemoryStore, SessionHandle, SessionLayer, SessionStore, StoreError, UserSessions,
 };
+use session_runtime::testing::InstrumentedStore;
 
 /// A router served on a loopback port until the test ends.
 struct Server {
@@ -646,7 +644,7 @@ impl SessionStore for PlainStore {
 
 #[tokio::test]
 async fn a_store_without_the_index_answers_501_and_logs_in_all_the_same() {
-    session_kit::testing::the_user_index_answers_unsupported(&PlainStore::default()).await;
+    session_runtime::testing::the_user_index_answers_unsupported(&PlainStore::default()).await;
     let layer = SessionLayer::builder(PlainStore::default(), Key::generate())
         .secure(false)
         .build()

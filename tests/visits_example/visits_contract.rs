@@ -1,11 +1,9 @@
 //! The `visits` example's HTTP contract, over real HTTP, and what bad cookies
 //! get.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/visits.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod visits;
+use crate::visits;
 
 use common::{bare_client, Browser, TestServer};
 use reqwest::header::{COOKIE, SET_COOKIE};

@@ -2,11 +2,9 @@
 //! `Cookie` headers, the `visits` example answers 200 with a counter (a fresh
 //! session, or the real one when its cookie is there), never a 500.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/visits.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod visits;
+use crate::visits;
 
 use common::{bare_client, TestServer};
 use proptest::prelude::*;

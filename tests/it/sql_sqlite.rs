@@ -3,8 +3,7 @@
 //! runs (`sql_common`), and what is particular to SQLite (WAL mode, the
 //! write lock, the file created if missing, the row layout).
 
-mod common;
-mod sql_common;
+use crate::sql_common;
 
 use std::str::FromStr as _;
 
@@ -15,7 +14,7 @@ use sql_common::{in_an_hour, key, Harness};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use time::OffsetDateTime;
 
-session_kit::store_conformance_tests!(
+session_runtime::store_conformance_tests!(
     sql_common::make::<Lite>,
     teardown = sql_common::drop_store::<Lite>
 );

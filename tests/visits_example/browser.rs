@@ -11,11 +11,9 @@
 //! they are missing the test says `SKIPPED` loudly, and fails instead under
 //! `SESSION_KIT_REQUIRE_SERVERS=1`.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/visits.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod visits;
+use crate::visits;
 
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};

@@ -6,11 +6,9 @@
 //! Each case is one function on a fresh server, so they can move to the
 //! store-generic HTTP suite's macro as they are.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/shop.rs"]
-#[allow(dead_code)] // the example's `main` is not used by the tests
-mod shop;
+use crate::shop;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -690,7 +688,7 @@ mod http {
     // forget, fail or revoke a session) or a store that merges concurrent
     // writes; README's "Sessions in the cookie" says what the cookie store
     // gives up, and the tests above show each of those documented behaviours.
-    session_kit::store_http_tests!(make_store, skip = {
+    session_runtime::store_http_tests!(make_store, skip = {
         three_extractors_cost_one_store_read: "the session rides in the cookie: no store read at all",
         a_change_to_one_field_writes_that_field_alone: "the cookie carries the whole session: a change re-issues all of it",
         the_store_sees_the_digest_of_the_id_never_the_id: "no server-side store sees any key",

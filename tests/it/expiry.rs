@@ -6,8 +6,7 @@
 //! second on each side, so the outcomes do not depend on how fast the
 //! machine is.
 
-mod common;
-mod lifecycle_app;
+use crate::lifecycle_app;
 
 use std::time::Duration;
 

@@ -7,8 +7,8 @@
 //! Without a server the tests print `SKIPPED: ...` and pass, unless
 //! `SESSION_KIT_REQUIRE_SERVERS=1`, where they fail.
 
-mod common;
-mod sql_common;
+use crate::common;
+use crate::sql_common;
 
 use std::time::Duration as StdDuration;
 
@@ -19,7 +19,7 @@ use sql_common::{ago, in_an_hour, key, Harness};
 use sqlx::mysql::MySqlPoolOptions;
 use time::OffsetDateTime;
 
-session_kit::store_conformance_tests!(
+session_runtime::store_conformance_tests!(
     sql_common::make::<My>,
     teardown = sql_common::drop_store::<My>
 );
