@@ -7,29 +7,16 @@
 //! `SESSION_KIT_REQUIRE_SERVERS=1`, where they fail.
 
 use crate::common;
-
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::redis_support::{cleanup, delete_prefix, raw, redis_url, unique_prefix};
 
 use redis::AsyncCommands as _;
 use session_kit::store::{ChangeSet, Increment, SessionStore, WriteOutcome};
 use session_kit::{RedisStore, SessionId, SessionKey};
 use time::{Duration, OffsetDateTime};
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// A key prefix no other test (or run) uses.
-fn unique_prefix() -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    format!("session-kit-test:{}:{nanos}:{n}:", std::process::id())
-}
-
 async fn store_at(url: &str) -> Option<RedisStore> {
     match RedisStore::builder(url)
-        .key_prefix(unique_prefix())
+        .key_prefix(unique_prefix("store"))
         .connect()
         .await
     {
@@ -46,37 +33,6 @@ async fn store_at(url: &str) -> Option<RedisStore> {
 
 async fn make_store() -> Option<RedisStore> {
     store_at(&redis_url()).await
-}
-
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .expect("a Redis URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a connection to Redis")
-}
-
-/// Deletes every key under the store's prefix.
-async fn cleanup(store: RedisStore) {
-    delete_prefix(&redis_url(), store.key_prefix()).await;
-}
-
-async fn delete_prefix(url: &str, prefix: &str) {
-    let mut conn = raw(url).await;
-    let keys: Vec<String> = {
-        let mut iter = conn
-            .scan_match::<_, String>(format!("{prefix}*"))
-            .await
-            .expect("SCAN");
-        let mut keys = Vec::new();
-        while let Some(key) = futures_util::StreamExt::next(&mut iter).await {
-            keys.push(key);
-        }
-        keys
-    };
-    if !keys.is_empty() {
-        let _: () = conn.del(keys).await.expect("DEL");
-    }
 }
 
 session_runtime::store_conformance_tests!(make_store, teardown = cleanup);

@@ -11,11 +11,10 @@
 //! untested, which is what that variable exists to catch.
 
 use crate::common;
-use crate::redis_support;
+use crate::redis_support::{self, unique_prefix};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -66,14 +65,9 @@ async fn tls_cluster() -> Option<&'static Cluster> {
     blocking(cluster).await
 }
 
-fn unique_prefix() -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("tls-test:{}:", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
 fn trusting(builder: RedisStoreBuilder) -> RedisStoreBuilder {
     builder
-        .key_prefix(unique_prefix())
+        .key_prefix(unique_prefix("tls"))
         .tls_root_certificate(certs().ca_pem.clone())
 }
 

@@ -1,7 +1,8 @@
-//! `redis-server` processes that a test binary starts for itself: a plain
-//! server with settings of its own (a memory limit, say), a server speaking
-//! TLS with certificates made at test time, and a three-master Cluster,
-//! plain or over TLS.
+//! What the Redis tests share: the shared Redis's URL, a key prefix per
+//! test and the cleanup of its keys; and the `redis-server` processes that a
+//! test starts for itself: a plain server with settings of its own (a memory
+//! limit, say), a server speaking TLS with certificates made at test time,
+//! and a three-master Cluster, plain or over TLS.
 //!
 //! Every process runs on free loopback ports in a temporary directory, and a
 //! watchdog shell kills it and removes the directory once the test binary is
@@ -14,6 +15,53 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// The shared Redis: `REDIS_URL`, default `redis://127.0.0.1:6379`.
+pub(crate) fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test (or run) uses, naming the `tag` of the file.
+pub(crate) fn unique_prefix(tag: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    format!("session-kit-test:{tag}:{}:{nanos}:{n}:", std::process::id())
+}
+
+/// A plain connection to `url`, for reading or cleaning keys by hand.
+pub(crate) async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a connection to Redis")
+}
+
+/// Deletes every key under `prefix` on the Redis at `url`.
+pub(crate) async fn delete_prefix(url: &str, prefix: &str) {
+    use redis::AsyncCommands as _;
+    let mut conn = raw(url).await;
+    let keys: Vec<String> = {
+        let mut iter = conn
+            .scan_match::<_, String>(format!("{prefix}*"))
+            .await
+            .expect("SCAN");
+        let mut keys = Vec::new();
+        while let Some(key) = futures_util::StreamExt::next(&mut iter).await {
+            keys.push(key);
+        }
+        keys
+    };
+    if !keys.is_empty() {
+        let _: () = conn.del(keys).await.expect("DEL");
+    }
+}
+
+/// The teardown of a store on the shared Redis: deletes its keys.
+pub(crate) async fn cleanup(store: session_kit::RedisStore) {
+    delete_prefix(&redis_url(), store.key_prefix()).await;
+}
 
 /// Why a server could not be had: what to print when skipping.
 pub(crate) type Missing = String;
