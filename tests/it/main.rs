@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod lifecycle_app;
+mod outage_app;
 #[cfg(feature = "redis")]
 mod redis_support;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]

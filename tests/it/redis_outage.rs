@@ -8,51 +8,14 @@
 //! `SESSION_KIT_REQUIRE_SERVERS=1`, where it fails.
 
 use crate::common;
+use crate::outage_app::{self, patient_client};
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::{get, post};
-use axum::Router;
-use common::{free_port, Browser, TestServer};
+use common::{free_port, Browser};
 use reqwest::header::COOKIE;
-use session_kit::{Key, RedisStore, Session, SessionLayer};
-use tokio::sync::Notify;
-
-/// The visit counter of the examples.
-#[derive(Session, Default)]
-#[session(namespace = "outage")]
-struct Visits {
-    #[session(counter)]
-    page_views: u64,
-}
-
-/// What the handlers did: how often they ran, and a gate the slow one
-/// waits at.
-#[derive(Default)]
-struct Probe {
-    ran: AtomicUsize,
-    entered: Notify,
-    gate: Notify,
-}
-
-async fn index(State(probe): State<Arc<Probe>>, mut visits: Session<Visits>) -> String {
-    probe.ran.fetch_add(1, Ordering::SeqCst);
-    visits.page_views += 1;
-    format!("visit {}", visits.page_views)
-}
-
-/// Reads the session, waits until the test opens the gate, then changes it.
-async fn gated(State(probe): State<Arc<Probe>>, mut visits: Session<Visits>) -> String {
-    probe.ran.fetch_add(1, Ordering::SeqCst);
-    probe.entered.notify_one();
-    probe.gate.notified().await;
-    visits.page_views += 1;
-    format!("visit {}", visits.page_views)
-}
+use session_kit::RedisStore;
 
 /// A `redis-server` of this test's own, killed when dropped.
 struct Server {
@@ -115,22 +78,9 @@ async fn a_redis_outage_gives_503_before_the_handler_and_500_for_a_lost_save_the
     let store = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
         .await
         .expect("connect to the test's Redis");
-    let probe = Arc::new(Probe::default());
-    let layer = SessionLayer::builder(store, Key::generate())
-        .secure(false)
-        .build()
-        .expect("a valid configuration");
-    let app = Router::new()
-        .route("/", get(index))
-        .route("/gated", post(gated))
-        .with_state(probe.clone())
-        .layer(layer);
-    let app = TestServer::start(app).await;
+    let (app, probe) = outage_app::serve(store).await;
     // Generous: the store's own timeouts answer long before this.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client");
+    let client = patient_client();
 
     let browser = Browser::new();
     assert_eq!(
@@ -156,7 +106,7 @@ async fn a_redis_outage_gives_503_before_the_handler_and_500_for_a_lost_save_the
 
     // With Redis down, a request that needs its session never reaches the
     // handler: 503.
-    let ran_before = probe.ran.load(Ordering::SeqCst);
+    let ran_before = outage_app::ran(&probe);
     for _ in 0..3 {
         let res = client
             .get(app.url("/"))
@@ -167,7 +117,7 @@ async fn a_redis_outage_gives_503_before_the_handler_and_500_for_a_lost_save_the
         assert_eq!(res.status(), 503);
     }
     assert_eq!(
-        probe.ran.load(Ordering::SeqCst),
+        outage_app::ran(&probe),
         ran_before,
         "the handler never ran while its session could not load"
     );

@@ -12,6 +12,9 @@ use crate::common;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use crate::sql_common;
 
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+use crate::outage_app as app;
+
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod proxy {
     //! A TCP proxy to a real server that the test can cut and restore.
@@ -111,78 +114,6 @@ mod proxy {
     }
 }
 
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-mod app {
-    //! A counter app whose slow route waits for the test before it writes.
-
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    use axum::extract::State;
-    use axum::routing::{get, post};
-    use axum::Router;
-    use session_kit::{Key, Session, SessionLayer, SessionStore};
-    use tokio::sync::Notify;
-
-    use crate::common::TestServer;
-
-    #[derive(Session, Default)]
-    #[session(namespace = "faults")]
-    struct Visits {
-        #[session(counter)]
-        page_views: u64,
-    }
-
-    /// How often the handlers ran, and a gate the slow one waits at.
-    #[derive(Default)]
-    pub(crate) struct Probe {
-        pub(crate) ran: AtomicUsize,
-        pub(crate) entered: Notify,
-        pub(crate) gate: Notify,
-    }
-
-    async fn index(State(probe): State<Arc<Probe>>, mut visits: Session<Visits>) -> String {
-        probe.ran.fetch_add(1, Ordering::SeqCst);
-        visits.page_views += 1;
-        format!("visit {}", visits.page_views)
-    }
-
-    async fn gated(State(probe): State<Arc<Probe>>, mut visits: Session<Visits>) -> String {
-        probe.ran.fetch_add(1, Ordering::SeqCst);
-        probe.entered.notify_one();
-        probe.gate.notified().await;
-        visits.page_views += 1;
-        format!("visit {}", visits.page_views)
-    }
-
-    pub(crate) async fn serve(store: impl SessionStore) -> (TestServer, Arc<Probe>) {
-        let probe = Arc::new(Probe::default());
-        let layer = SessionLayer::builder(store, Key::generate())
-            .secure(false)
-            .build()
-            .expect("a valid configuration");
-        let app = Router::new()
-            .route("/", get(index))
-            .route("/gated", post(gated))
-            .with_state(probe.clone())
-            .layer(layer);
-        (TestServer::start(app).await, probe)
-    }
-
-    /// A client that gives up only long after every store time limit: a
-    /// request that times out here hung.
-    pub(crate) fn patient_client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client")
-    }
-
-    pub(crate) fn ran(probe: &Probe) -> usize {
-        probe.ran.load(Ordering::SeqCst)
-    }
-}
-
 /// The outage checks, for a store type with the same builder methods.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! outage_tests {
@@ -192,9 +123,9 @@ macro_rules! outage_tests {
 
             use reqwest::header::COOKIE;
 
-            use super::app::{self, patient_client};
             use super::proxy::{Mode, Proxy};
             use crate::common::Browser;
+            use crate::outage_app::{self as app, patient_client};
             use crate::sql_common::Harness as _;
 
             type H = $harness;
