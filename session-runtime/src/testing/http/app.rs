@@ -153,6 +153,16 @@ async fn visit(State(runs): State<Runs>, mut profile: Session<Profile>) -> Strin
     profile.visits.to_string()
 }
 
+/// `POST /visit-expiry`: a change, then the stored session's expiry as the
+/// handle reads it once the change is made (Unix seconds, or `none`).
+async fn visit_expiry(handle: SessionHandle, mut profile: Session<Profile>) -> String {
+    profile.visits += 1;
+    drop(profile);
+    handle
+        .expires_at()
+        .map_or_else(|| "none".to_owned(), |at| at.unix_timestamp().to_string())
+}
+
 /// `POST /name/{name}`: the other field changes.
 async fn name(Path(name): Path<String>, mut profile: Session<Profile>) -> &'static str {
     profile.name = name;
@@ -270,6 +280,7 @@ pub(super) fn routes(runs: Runs) -> Router {
         .route("/plain", get(|| async { "no session here" }))
         .route("/read", get(read))
         .route("/visit", post(visit))
+        .route("/visit-expiry", post(visit_expiry))
         .route("/name/{name}", post(name))
         .route("/basket/add", post(basket_add))
         .route("/touch-nothing", post(touch_nothing))

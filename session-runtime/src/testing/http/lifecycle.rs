@@ -254,6 +254,25 @@ pub async fn a_read_only_request_slides_the_expiry_once_extend_after_has_passed<
     assert_eq!(visitor.get(&app, "/count").await.body, "1");
 }
 
+/// `SessionHandle::expires_at` reads the stored session's expiry, also after
+/// the request changed the session (it once read the Unix epoch then), and
+/// `None` for a new session.
+pub async fn the_handle_reads_the_stored_expiry_after_a_change<S: SessionStore>(store: S) {
+    let app = TestApp::with(store, |b| {
+        b.inactivity_timeout(StdDuration::from_secs(3600))
+    })
+    .await;
+    let visitor = Visitor::new();
+    assert_eq!(visitor.post(&app, "/visit-expiry", &[]).await.body, "none");
+    let reply = visitor.post(&app, "/visit-expiry", &[]).await;
+    let at: i64 = reply.body.parse().expect("Unix seconds");
+    let expected = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    assert!(
+        (expected - 120..=expected + 5).contains(&at),
+        "expires at {at}, expected about {expected}"
+    );
+}
+
 /// The absolute lifetime ends a session however busy it is.
 pub async fn the_absolute_lifetime_ends_a_busy_session<S: SessionStore>(store: S) {
     let app = TestApp::with(store, |b| {
