@@ -165,7 +165,7 @@ async fn a_connection_in_strict_mode_without_backslash_escapes_stores_the_same()
     assert_eq!(record.get("q\"uote.b\\s"), Some("\"x\\\\y\""));
     assert_eq!(record.get("q\"uote.c\\n"), Some(&*i64::MAX.to_string()));
     assert_eq!(record.get("it's.x"), Some("[\"\\\\\"]"));
-    for text in sql_common::STORED_TEXTS {
+    for text in session_runtime::testing::COUNTER_TEXTS {
         let key = self::key();
         store
             .create(&key, &ChangeSet::new(in_an_hour()).set("a.n", *text))

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
 
 use crate::id::{SessionId, SessionKey};
-use crate::store::{ChangeSet, Record, SessionStore, StoreError, WriteOutcome};
+use crate::store::{ChangeSet, Increment, Record, SessionStore, StoreError, WriteOutcome};
 
 /// Generates one `#[tokio::test]` per rule of the store contract.
 ///
@@ -30,6 +30,7 @@ macro_rules! store_conformance_tests {
             save_to_a_regenerated_session_does_not_revive_the_old_key,
             increments_apply_on_the_store_side,
             increments_saturate_at_the_bounds_of_i64,
+            increments_read_stored_text_as_increment_apply_to_does,
             concurrent_saves_of_different_fields_all_persist,
             concurrent_increments_are_never_lost,
             touch_moves_the_expiry_and_writes_no_data,
@@ -266,6 +267,71 @@ pub async fn increments_saturate_at_the_bounds_of_i64<S: SessionStore>(store: &S
     let record = load(store, &key).await.expect("live");
     assert_eq!(record.get("a.hi"), Some(&*i64::MAX.to_string()));
     assert_eq!(record.get("a.lo"), Some(&*i64::MIN.to_string()));
+}
+
+/// The texts a stored counter may hold, read as `Increment::apply_to`
+/// reads them: canonical integers, white space, signs, leading zeros, the
+/// bounds of `i64` and past them, and things that are not integers.
+pub const COUNTER_TEXTS: &[&str] = &[
+    "7",
+    " 7",
+    "+7",
+    "007",
+    "-0",
+    "\u{a0}12\u{3000}",
+    "\t-3\n",
+    "\u{85}5\u{2028}",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "00000000000000000000009",
+    "-000000000000000000000009223372036854775808",
+    "99999999999999999999",
+    "1.5",
+    "1e3",
+    "\"3\"",
+    "null",
+    "",
+    "-",
+    "+",
+    "+-1",
+    "1 2",
+    "\u{ff11}",
+    "٣",
+];
+
+/// An increment reads whatever text the field holds exactly as
+/// [`Increment::apply_to`] does: every text of a table of integers with
+/// white space, signs, leading zeros and the bounds of `i64`, and texts
+/// that are not integers, with four deltas; the other fields stay.
+pub async fn increments_read_stored_text_as_increment_apply_to_does<S: SessionStore>(store: &S) {
+    for text in COUNTER_TEXTS {
+        for (delta, initial) in [(1, 42), (-1, -42), (i64::MAX, 0), (i64::MIN, 0)] {
+            let key = created(
+                store,
+                ChangeSet::new(in_an_hour())
+                    .set("a.n", *text)
+                    .set("a.keep", "1"),
+            )
+            .await;
+            let bump = ChangeSet::new(in_an_hour()).increment("a.n", delta, initial);
+            assert_eq!(ok(store.save(&key, &bump).await), WriteOutcome::Applied);
+            let expected = Increment {
+                key: "a.n".into(),
+                delta,
+                initial,
+            }
+            .apply_to(Some(text));
+            let record = load(store, &key).await.expect("live");
+            assert_eq!(
+                record.get("a.n"),
+                Some(expected.to_string().as_str()),
+                "stored {text:?}, delta {delta}, initial {initial}"
+            );
+            assert_eq!(record.get("a.keep"), Some("1"));
+        }
+    }
 }
 
 /// Rule 3: overlapping saves of different fields all persist.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use session_kit::store::{ChangeSet, Increment, SessionStore, SweepExpired, WriteOutcome};
+use session_kit::store::{ChangeSet, SessionStore, SweepExpired, WriteOutcome};
 use session_kit::{SessionId, SessionKey};
 use time::{Duration, OffsetDateTime};
 
@@ -160,7 +160,6 @@ pub(crate) async fn logs_of<F: Future>(f: F) -> (F::Output, String) {
 macro_rules! sql_store_tests {
     ($harness:ty) => {
         $crate::sql_common::sql_store_tests!(@each $harness,
-            increments_read_stored_text_exactly_as_increment_apply_to_does,
             field_names_with_dots_dashes_and_quotes_are_one_key_each,
             a_session_over_64_kib_is_stored_whole,
             an_expiry_past_2038_is_kept,
@@ -186,74 +185,6 @@ macro_rules! sql_store_tests {
 // As above: unused by the files that do not call it.
 #[allow(unused_imports)]
 pub(crate) use sql_store_tests;
-
-/// The texts a stored counter may hold, read as `Increment::apply_to`
-/// reads them: canonical integers, white space, signs, leading zeros, the
-/// bounds of `i64` and past them, and things that are not integers.
-pub(crate) const STORED_TEXTS: &[&str] = &[
-    "7",
-    " 7",
-    "+7",
-    "007",
-    "-0",
-    "\u{a0}12\u{3000}",
-    "\t-3\n",
-    "\u{85}5\u{2028}",
-    "9223372036854775807",
-    "9223372036854775808",
-    "-9223372036854775808",
-    "-9223372036854775809",
-    "00000000000000000000009",
-    "-000000000000000000000009223372036854775808",
-    "99999999999999999999",
-    "1.5",
-    "1e3",
-    "\"3\"",
-    "null",
-    "",
-    "-",
-    "+",
-    "+-1",
-    "1 2",
-    "\u{ff11}",
-    "٣",
-];
-
-pub(crate) async fn increments_read_stored_text_exactly_as_increment_apply_to_does<H: Harness>() {
-    let Some(h) = H::open().await else { return };
-    let store = h.store();
-    for text in STORED_TEXTS {
-        for (delta, initial) in [(1, 42), (-1, -42), (i64::MAX, 0), (i64::MIN, 0)] {
-            let key = key();
-            let created = ChangeSet::new(in_an_hour())
-                .set("a.n", *text)
-                .set("a.keep", "1");
-            assert_eq!(
-                store.create(&key, &created).await.expect("create"),
-                WriteOutcome::Applied
-            );
-            let bump = ChangeSet::new(in_an_hour()).increment("a.n", delta, initial);
-            assert_eq!(
-                store.save(&key, &bump).await.expect("save"),
-                WriteOutcome::Applied
-            );
-            let expected = Increment {
-                key: "a.n".into(),
-                delta,
-                initial,
-            }
-            .apply_to(Some(text));
-            let record = store.load(&key).await.expect("load").expect("live");
-            assert_eq!(
-                record.get("a.n"),
-                Some(expected.to_string().as_str()),
-                "stored {text:?}, delta {delta}, initial {initial}"
-            );
-            assert_eq!(record.get("a.keep"), Some("1"));
-        }
-    }
-    h.close().await;
-}
 
 /// Names the derive never makes but a store must still keep apart: dots,
 /// dashes, quotes of every kind, backslashes, JSON path syntax.
