@@ -1,0 +1,144 @@
+//! The schema steps and the statements of `SqliteStore`: the fixed ones, made
+//! once per table, and the save, built per change set.
+
+use super::*;
+
+pub(super) const QUOTE: char = '"';
+
+/// The schema, one numbered step at a time. Never edit a step: add one.
+pub(super) static STEPS: [Step; 1] = [Step {
+    version: 1,
+    statements: &[
+        "CREATE TABLE IF NOT EXISTS {table} (\
+         id BLOB NOT NULL PRIMARY KEY, \
+         fields TEXT NOT NULL, \
+         expires_at INTEGER NOT NULL) STRICT",
+        "CREATE INDEX IF NOT EXISTS {expires_index} ON {table} (expires_at)",
+    ],
+}];
+
+/// Unix milliseconds, the expiry column's unit, rounded as every store
+/// rounds them.
+pub(super) fn millis(at: OffsetDateTime) -> i64 {
+    crate::store::unix_millis(at)
+}
+
+pub(super) fn from_millis(ms: i64) -> Option<OffsetDateTime> {
+    crate::store::from_unix_millis(ms)
+}
+
+/// The statements that do not depend on a change set, made once.
+#[derive(Debug)]
+pub(super) struct Statements {
+    pub(super) table: String,
+    pub(super) load: String,
+    pub(super) create: String,
+    pub(super) touch: String,
+    pub(super) delete: String,
+    pub(super) free: String,
+    pub(super) sweep: String,
+}
+
+impl Statements {
+    pub(super) fn new(table: &Table) -> Self {
+        let t = table.quoted(QUOTE);
+        Self {
+            load: format!("SELECT fields, expires_at FROM {t} WHERE id = ?1 AND expires_at > ?2"),
+            create: format!(
+                "INSERT INTO {t} (id, fields, expires_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET fields = excluded.fields, \
+                 expires_at = excluded.expires_at WHERE {t}.expires_at <= ?4"
+            ),
+            touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
+            delete: format!("DELETE FROM {t} WHERE id = ?1"),
+            free: format!("DELETE FROM {t} WHERE id = ?1 AND expires_at <= ?2"),
+            sweep: format!(
+                "DELETE FROM {t} WHERE rowid IN \
+                 (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+            ),
+            table: t,
+        }
+    }
+}
+
+/// A bound parameter of a save, numbered from `?4` on.
+pub(super) enum Arg<'a> {
+    Text(&'a str),
+    Owned(String),
+    Int(i64),
+    Key(&'a [u8]),
+}
+
+/// The increment of the counter named by `?k`, by `?d`, from `?i` where the
+/// stored text is not an `i64`: `Increment::apply_to` in SQL.
+pub(super) fn increment_sql(table: &str, k: usize, d: usize, i: usize) -> String {
+    let ws: String = WHITESPACE.iter().collect();
+    // `s`: the stored text, trimmed; `u`: its digits, after an optional
+    // sign; `z`: those digits without leading zeros.
+    let u = "(CASE WHEN substr(s, 1, 1) IN ('+', '-') THEN substr(s, 2) ELSE s END)";
+    let z = format!("ltrim({u}, '0')");
+    let base = format!(
+        "(CASE WHEN {u} <> '' AND {u} NOT GLOB '*[^0-9]*' AND (length({z}) < 19 OR (length({z}) = 19 \
+         AND {z} <= (CASE WHEN substr(s, 1, 1) = '-' THEN '9223372036854775808' \
+         ELSE '9223372036854775807' END))) THEN CAST(s AS INTEGER) ELSE ?{i} END)"
+    );
+    format!(
+        "CAST(COALESCE((SELECT {sum} FROM (SELECT CASE WHEN e.type IN ('text', 'integer') \
+         THEN trim(CAST(e.value AS TEXT), '{ws}') ELSE '' END AS s \
+         FROM json_each({table}.fields) AS e WHERE e.key = ?{k} LIMIT 1)), {start}) AS TEXT)",
+        sum = saturating_add(&base, d),
+        start = saturating_add(&format!("?{i}"), d),
+    )
+}
+
+/// `a + ?d`, held within the bounds of `i64`.
+pub(super) fn saturating_add(a: &str, d: usize) -> String {
+    format!(
+        "(CASE WHEN ?{d} > 0 AND {a} > 9223372036854775807 - ?{d} THEN 9223372036854775807 \
+         WHEN ?{d} < 0 AND {a} < (-9223372036854775807 - 1) - ?{d} THEN (-9223372036854775807 - 1) \
+         ELSE {a} + ?{d} END)"
+    )
+}
+
+/// The save's `UPDATE`: `?1` the key, `?2` the expiry, `?3` now, then the
+/// parameters returned. With `new_key`, it also moves the row to that key.
+pub(super) fn save_statement<'a>(
+    table: &str,
+    changes: &'a ChangeSet,
+    new_key: Option<&'a SessionKey>,
+) -> (String, Vec<Arg<'a>>) {
+    let mut sql = format!("UPDATE {table} SET ");
+    let mut args = Vec::new();
+    let param = |args: &mut Vec<Arg<'a>>, arg: Arg<'a>| {
+        args.push(arg);
+        args.len() + 3
+    };
+    if let Some(new) = new_key {
+        let n = param(&mut args, Arg::Key(new.as_bytes()));
+        let _ = write!(sql, "id = ?{n}, ");
+    }
+    if !changes.is_empty() {
+        let mut fields = String::from("fields");
+        if let Some(patch) = merge_patch(changes) {
+            let n = param(&mut args, Arg::Owned(patch));
+            fields = format!("json_patch({fields}, ?{n})");
+        }
+        if changes.increments().len() > 0 {
+            let mut object = String::from("json_object(");
+            for (i, inc) in changes.increments().enumerate() {
+                let k = param(&mut args, Arg::Text(&inc.key));
+                let d = param(&mut args, Arg::Int(inc.delta));
+                let init = param(&mut args, Arg::Int(inc.initial));
+                if i > 0 {
+                    object.push_str(", ");
+                }
+                let _ = write!(object, "?{k}, {}", increment_sql(table, k, d, init));
+            }
+            object.push(')');
+            fields = format!("json_patch({fields}, {object})");
+        }
+        let _ = write!(sql, "fields = {fields}, ");
+    }
+    sql.push_str("expires_at = ?2 WHERE id = ?1 AND expires_at > ?3");
+    (sql, args)
+}
