@@ -24,6 +24,16 @@ session_runtime::store_conformance_tests!(
     teardown = sql_common::drop_store::<My>
 );
 
+/// The per-user index (schema step 2), through the trait alone.
+mod user_index {
+    use crate::sql_common::{self, my::My};
+
+    session_runtime::user_index_conformance_tests!(
+        sql_common::make::<My>,
+        teardown = sql_common::drop_store::<My>
+    );
+}
+
 sql_common::sql_store_tests!(My);
 
 /// A store on the harness's table whose connections first run `setup`.
@@ -82,7 +92,8 @@ async fn a_row_is_the_digest_a_json_text_of_json_texts_and_a_utc_datetime() {
         [
             ("id", "binary(32)"),
             ("fields", "longtext"),
-            ("expires_at", "datetime(6)")
+            ("expires_at", "datetime(6)"),
+            ("user_digest", "binary(32)")
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );

@@ -23,6 +23,16 @@ session_runtime::store_conformance_tests!(
     teardown = sql_common::drop_store::<Pg>
 );
 
+/// The per-user index (schema step 2), through the trait alone.
+mod user_index {
+    use crate::sql_common::{self, pg::Pg};
+
+    session_runtime::user_index_conformance_tests!(
+        sql_common::make::<Pg>,
+        teardown = sql_common::drop_store::<Pg>
+    );
+}
+
 sql_common::sql_store_tests!(Pg);
 
 #[tokio::test]
@@ -63,7 +73,8 @@ async fn a_row_is_the_digest_a_jsonb_object_of_json_texts_and_a_timestamptz() {
         [
             ("id", "bytea"),
             ("fields", "jsonb"),
-            ("expires_at", "timestamp with time zone")
+            ("expires_at", "timestamp with time zone"),
+            ("user_key", "text")
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );

@@ -19,6 +19,16 @@ session_runtime::store_conformance_tests!(
     teardown = sql_common::drop_store::<Lite>
 );
 
+/// The per-user index (schema step 2), through the trait alone.
+mod user_index {
+    use crate::sql_common::{self, lite::Lite};
+
+    session_runtime::user_index_conformance_tests!(
+        sql_common::make::<Lite>,
+        teardown = sql_common::drop_store::<Lite>
+    );
+}
+
 sql_common::sql_store_tests!(Lite);
 
 #[tokio::test]

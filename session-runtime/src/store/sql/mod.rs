@@ -204,6 +204,8 @@ pub(crate) struct Step {
 pub(crate) const VERSIONS_SUFFIX: &str = "_migrations";
 /// The suffix of the index on `expires_at`.
 pub(crate) const EXPIRES_INDEX_SUFFIX: &str = "_expires_at";
+/// The suffix of the index of the per-user column (schema step 2).
+pub(crate) const USER_INDEX_SUFFIX: &str = "_user";
 
 /// A step's statement with the names filled in.
 pub(crate) fn render(statement: &str, table: &Table, quote: char) -> String {
@@ -214,6 +216,7 @@ pub(crate) fn render(statement: &str, table: &Table, quote: char) -> String {
             "{expires_index}",
             &table.derived(EXPIRES_INDEX_SUFFIX, quote),
         )
+        .replace("{user_index}", &table.derived(USER_INDEX_SUFFIX, quote))
 }
 
 /// The steps after `current`, in order, checked to be numbered 1, 2, 3, ...
@@ -243,6 +246,22 @@ pub(crate) fn step_digest(step: &Step) -> String {
 }
 
 // ------------------------------------------------------------- documents
+
+/// The user key as the binding's field holds it: a JSON string, as
+/// `serde_json` writes it (what the per-user column is compared with).
+pub(crate) fn user_json(user: &str) -> String {
+    let mut out = String::with_capacity(user.len() + 2);
+    push_json_string(&mut out, user);
+    out
+}
+
+/// A row's `id` as the session key it is, or `None` for a row whose `id`
+/// is not 32 bytes (which the schema rules out).
+pub(crate) fn key_of_row(id: &[u8]) -> Option<crate::store::SessionKey> {
+    <[u8; 32]>::try_from(id)
+        .ok()
+        .map(crate::store::SessionKey::from_digest)
+}
 
 /// Appends `text` as a JSON string.
 pub(crate) fn push_json_string(out: &mut String, text: &str) {

@@ -72,8 +72,8 @@ use sqlx::{Connection as _, Row as _};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{
-    corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending, render,
-    timed, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
+    corrupt_row, decode_fields, fields_document, is_unique_violation, key_of_row, merge_patch,
+    pending, render, timed, user_json, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -539,6 +539,51 @@ impl SessionStore for MySqlStore {
         Ok(WriteOutcome::KeyTaken)
     }
 
+    async fn user_sessions(&self, user: &str) -> Result<Vec<(SessionKey, Record)>, StoreError> {
+        let query = sqlx::query(&self.inner.sql.user_sessions).bind(user_json(user));
+        let rows = timed(
+            self.inner.timeout,
+            "cannot list the user's sessions in MySQL",
+            database_kind,
+            query.fetch_all(&self.inner.pool),
+        )
+        .await?;
+        let mut live = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Ok(id) = row.try_get::<Vec<u8>, _>(0) else {
+                continue;
+            };
+            let Some(key) = key_of_row(&id) else { continue };
+            let decoded = (|| -> Result<Record, Undecodable> {
+                // As bytes: a `_bin` collation makes the driver see a `BLOB`.
+                let bytes = row.try_get::<Vec<u8>, _>(1)?;
+                let text = String::from_utf8(bytes).map_err(|_| Undecodable::NotUtf8)?;
+                let fields = decode_fields(&text)?;
+                let expires_at = row.try_get::<PrimitiveDateTime, _>(2)?;
+                Ok(Record::new(fields, expires_at.assume_utc()))
+            })();
+            match decoded {
+                Ok(record) => live.push((key, record)),
+                Err(err) => corrupt_row(&key, &self.inner.table, &err),
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let keep = keep.map(|k| k.as_bytes().to_vec());
+        let query = sqlx::query(&self.inner.sql.delete_user)
+            .bind(user_json(user))
+            .bind(keep.clone())
+            .bind(keep);
+        self.execute("cannot end the user's sessions in MySQL", query)
+            .await
+    }
+
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         let query = sqlx::query(&self.inner.sql.delete).bind(&key.as_bytes()[..]);
         self.execute("cannot delete the session from MySQL", query)
@@ -572,7 +617,11 @@ mod tests {
     fn released_migration_steps_are_never_edited() {
         // A step's text is part of every database it ever ran on. To change
         // the schema, add a step; never edit one (this test pins them).
-        let pinned = ["b4f26383919df553704d0387c67b61504c1714f233cc989851808e13004399a4"];
+        let pinned = [
+            "b4f26383919df553704d0387c67b61504c1714f233cc989851808e13004399a4",
+            // Step 2: the per-user index.
+            "b14e62c28547dd6e032f1366a98b8c81be37e26d7e770a840fe4eefeccac8775",
+        ];
         let actual: Vec<String> = STEPS.iter().map(super::super::step_digest).collect();
         assert_eq!(actual, pinned);
     }

@@ -6,7 +6,8 @@ use super::*;
 pub(super) const QUOTE: char = '`';
 
 /// The schema, one numbered step at a time. Never edit a step: add one.
-pub(super) static STEPS: [Step; 1] = [Step {
+pub(super) static STEPS: [Step; 2] = [
+    Step {
     version: 1,
     statements: &["CREATE TABLE IF NOT EXISTS {table} (\
          id BINARY(32) NOT NULL, \
@@ -15,7 +16,21 @@ pub(super) static STEPS: [Step; 1] = [Step {
          PRIMARY KEY (id), \
          KEY {expires_index} (expires_at)) \
          ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"],
-}];
+    },
+    // The per-user index: a virtual column the server computes from the
+    // binding field itself (so it never disagrees with the data), holding
+    // the SHA-256 of the user key's JSON text (an index on a digest has no
+    // length limit to truncate a long key at, and compares bytes, whatever
+    // the connection's collation), indexed. One `ALTER`, so a failed step
+    // leaves nothing half done.
+    Step {
+        version: 2,
+        statements: &["ALTER TABLE {table} \
+             ADD COLUMN user_digest BINARY(32) \
+             AS (UNHEX(SHA2(JSON_UNQUOTE(JSON_EXTRACT(fields, '$.\"@user\"')), 256))) VIRTUAL, \
+             ADD KEY {user_index} (user_digest)"],
+    },
+];
 
 /// A regular expression matching the decimal digits of the numbers from 0
 /// to `limit` (leading zeros are matched apart): the shorter numbers, then
@@ -66,6 +81,8 @@ pub(super) struct Statements {
     pub(super) delete: String,
     pub(super) free: String,
     pub(super) sweep: String,
+    pub(super) user_sessions: String,
+    pub(super) delete_user: String,
 }
 
 impl Statements {
@@ -87,6 +104,14 @@ impl Statements {
             free: format!("DELETE FROM {t} WHERE id = ? AND expires_at <= UTC_TIMESTAMP(6)"),
             sweep: format!(
                 "DELETE FROM {t} WHERE expires_at <= UTC_TIMESTAMP(6) ORDER BY expires_at LIMIT ?"
+            ),
+            user_sessions: format!(
+                "SELECT id, fields, expires_at FROM {t} \
+                 WHERE user_digest = UNHEX(SHA2(?, 256)) AND expires_at > UTC_TIMESTAMP(6)"
+            ),
+            delete_user: format!(
+                "DELETE FROM {t} WHERE user_digest = UNHEX(SHA2(?, 256)) \
+                 AND expires_at > UTC_TIMESTAMP(6) AND (? IS NULL OR id <> ?)"
             ),
             table: t,
         }

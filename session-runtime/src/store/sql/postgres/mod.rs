@@ -62,8 +62,8 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::{
-    corrupt_row, decode_fields, fields_document, is_unique_violation, pending, render, timed,
-    Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
+    corrupt_row, decode_fields, fields_document, is_unique_violation, key_of_row, pending, render,
+    timed, user_json, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -474,6 +474,45 @@ impl SessionStore for PostgresStore {
         Ok(WriteOutcome::KeyTaken)
     }
 
+    async fn user_sessions(&self, user: &str) -> Result<Vec<(SessionKey, Record)>, StoreError> {
+        let query = sqlx::query(&self.inner.sql.user_sessions).bind(user_json(user));
+        let rows = timed(
+            self.inner.timeout,
+            "cannot list the user's sessions in PostgreSQL",
+            database_kind,
+            query.fetch_all(&self.inner.pool),
+        )
+        .await?;
+        let mut live = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Ok(id) = row.try_get::<Vec<u8>, _>(0) else {
+                continue;
+            };
+            let Some(key) = key_of_row(&id) else { continue };
+            let decoded = (|| -> Result<Record, Undecodable> {
+                let fields = decode_fields(&row.try_get::<String, _>(1)?)?;
+                Ok(Record::new(fields, row.try_get::<OffsetDateTime, _>(2)?))
+            })();
+            match decoded {
+                Ok(record) => live.push((key, record)),
+                Err(err) => corrupt_row(&key, &self.inner.table, &err),
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let query = sqlx::query(&self.inner.sql.delete_user)
+            .bind(user_json(user))
+            .bind(keep.map(|k| k.as_bytes().to_vec()));
+        self.execute("cannot end the user's sessions in PostgreSQL", query)
+            .await
+    }
+
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         let query = sqlx::query(&self.inner.sql.delete).bind(&key.as_bytes()[..]);
         self.execute("cannot delete the session from PostgreSQL", query)
@@ -508,7 +547,11 @@ mod tests {
     fn released_migration_steps_are_never_edited() {
         // A step's text is part of every database it ever ran on. To change
         // the schema, add a step; never edit one (this test pins them).
-        let pinned = ["c786691a958950dc3904923264348cac3da7dd55ace096042548a224f199a954"];
+        let pinned = [
+            "c786691a958950dc3904923264348cac3da7dd55ace096042548a224f199a954",
+            // Step 2: the per-user index.
+            "c8f586d2cdb4b34d4040fd2f83611306a141da1e4d1c14119950b98775c4810a",
+        ];
         let actual: Vec<String> = STEPS.iter().map(super::super::step_digest).collect();
         assert_eq!(actual, pinned);
     }

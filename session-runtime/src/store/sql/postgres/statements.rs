@@ -6,16 +6,30 @@ use super::*;
 pub(super) const QUOTE: char = '"';
 
 /// The schema, one numbered step at a time. Never edit a step: add one.
-pub(super) static STEPS: [Step; 1] = [Step {
-    version: 1,
-    statements: &[
-        "CREATE TABLE IF NOT EXISTS {table} (\
+pub(super) static STEPS: [Step; 2] = [
+    Step {
+        version: 1,
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {table} (\
          id bytea PRIMARY KEY CHECK (octet_length(id) = 32), \
          fields jsonb NOT NULL, \
          expires_at timestamptz NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS {expires_index} ON {table} (expires_at)",
-    ],
-}];
+            "CREATE INDEX IF NOT EXISTS {expires_index} ON {table} (expires_at)",
+        ],
+    },
+    // The per-user index: a column PostgreSQL computes from the binding
+    // field itself (so it never disagrees with the data), under a hash
+    // index (no length limit on a user key). On an existing table the
+    // `ALTER` rewrites it once.
+    Step {
+        version: 2,
+        statements: &[
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS user_key text \
+             GENERATED ALWAYS AS (fields ->> '@user') STORED",
+            "CREATE INDEX IF NOT EXISTS {user_index} ON {table} USING hash (user_key)",
+        ],
+    },
+];
 
 /// The statements that do not depend on a change set, made once.
 #[derive(Debug)]
@@ -27,6 +41,8 @@ pub(super) struct Statements {
     pub(super) delete: String,
     pub(super) free: String,
     pub(super) sweep: String,
+    pub(super) user_sessions: String,
+    pub(super) delete_user: String,
 }
 
 impl Statements {
@@ -47,6 +63,14 @@ impl Statements {
             sweep: format!(
                 "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= now() \
                  LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            ),
+            user_sessions: format!(
+                "SELECT id, fields::text, expires_at FROM {t} \
+                 WHERE user_key = $1 AND expires_at > now()"
+            ),
+            delete_user: format!(
+                "DELETE FROM {t} WHERE user_key = $1 AND expires_at > now() \
+                 AND id IS DISTINCT FROM $2"
             ),
             table: t,
         }

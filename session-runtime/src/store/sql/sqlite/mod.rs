@@ -62,8 +62,8 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::{
-    corrupt_row, decode_fields, fields_document, is_unique_violation, merge_patch, pending, render,
-    timed, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
+    corrupt_row, decode_fields, fields_document, is_unique_violation, key_of_row, merge_patch,
+    pending, render, timed, user_json, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,
@@ -483,6 +483,50 @@ impl SessionStore for SqliteStore {
         Ok(WriteOutcome::KeyTaken)
     }
 
+    async fn user_sessions(&self, user: &str) -> Result<Vec<(SessionKey, Record)>, StoreError> {
+        let query = sqlx::query(&self.inner.sql.user_sessions)
+            .bind(user_json(user))
+            .bind(millis(OffsetDateTime::now_utc()));
+        let rows = timed(
+            self.inner.timeout,
+            "cannot list the user's sessions in SQLite",
+            database_kind,
+            query.fetch_all(&self.inner.pool),
+        )
+        .await?;
+        let mut live = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Ok(id) = row.try_get::<Vec<u8>, _>(0) else {
+                continue;
+            };
+            let Some(key) = key_of_row(&id) else { continue };
+            let decoded = (|| -> Result<Record, Undecodable> {
+                let fields = decode_fields(&row.try_get::<String, _>(1)?)?;
+                let ms = row.try_get::<i64, _>(2)?;
+                let expires_at = from_millis(ms).ok_or(Undecodable::Expiry)?;
+                Ok(Record::new(fields, expires_at))
+            })();
+            match decoded {
+                Ok(record) => live.push((key, record)),
+                Err(err) => corrupt_row(&key, &self.inner.table, &err),
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let query = sqlx::query(&self.inner.sql.delete_user)
+            .bind(user_json(user))
+            .bind(millis(OffsetDateTime::now_utc()))
+            .bind(keep.map(|k| k.as_bytes().to_vec()));
+        self.execute("cannot end the user's sessions in SQLite", query)
+            .await
+    }
+
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         let query = sqlx::query(&self.inner.sql.delete).bind(&key.as_bytes()[..]);
         self.execute("cannot delete the session from SQLite", query)
@@ -518,7 +562,11 @@ mod tests {
     fn released_migration_steps_are_never_edited() {
         // A step's text is part of every database it ever ran on. To change
         // the schema, add a step; never edit one (this test pins them).
-        let pinned = ["735fed093ae215e78ee64c249eaced04a345a550139a73e98a16f9f39932356b"];
+        let pinned = [
+            "735fed093ae215e78ee64c249eaced04a345a550139a73e98a16f9f39932356b",
+            // Step 2: the per-user index.
+            "ad311cff170cd440f90ba8e695d0d09beeac627dfab42e6150e17b39a7da463d",
+        ];
         let actual: Vec<String> = STEPS.iter().map(super::super::step_digest).collect();
         assert_eq!(actual, pinned);
     }

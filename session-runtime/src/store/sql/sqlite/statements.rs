@@ -6,16 +6,29 @@ use super::*;
 pub(super) const QUOTE: char = '"';
 
 /// The schema, one numbered step at a time. Never edit a step: add one.
-pub(super) static STEPS: [Step; 1] = [Step {
-    version: 1,
-    statements: &[
-        "CREATE TABLE IF NOT EXISTS {table} (\
+pub(super) static STEPS: [Step; 2] = [
+    Step {
+        version: 1,
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {table} (\
          id BLOB NOT NULL PRIMARY KEY, \
          fields TEXT NOT NULL, \
          expires_at INTEGER NOT NULL) STRICT",
-        "CREATE INDEX IF NOT EXISTS {expires_index} ON {table} (expires_at)",
-    ],
-}];
+            "CREATE INDEX IF NOT EXISTS {expires_index} ON {table} (expires_at)",
+        ],
+    },
+    // The per-user index: a virtual column SQLite computes from the binding
+    // field itself (so it never disagrees with the data; NULL for a row
+    // whose fields are not JSON, which then loads as no session), indexed.
+    Step {
+        version: 2,
+        statements: &[
+            "ALTER TABLE {table} ADD COLUMN user_key TEXT GENERATED ALWAYS AS \
+             (CASE WHEN json_valid(fields) THEN json_extract(fields, '$.\"@user\"') END) VIRTUAL",
+            "CREATE INDEX IF NOT EXISTS {user_index} ON {table} (user_key)",
+        ],
+    },
+];
 
 /// Unix milliseconds, the expiry column's unit, rounded as every store
 /// rounds them.
@@ -37,6 +50,8 @@ pub(super) struct Statements {
     pub(super) delete: String,
     pub(super) free: String,
     pub(super) sweep: String,
+    pub(super) user_sessions: String,
+    pub(super) delete_user: String,
 }
 
 impl Statements {
@@ -55,6 +70,13 @@ impl Statements {
             sweep: format!(
                 "DELETE FROM {t} WHERE rowid IN \
                  (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+            ),
+            user_sessions: format!(
+                "SELECT id, fields, expires_at FROM {t} WHERE user_key = ?1 AND expires_at > ?2"
+            ),
+            delete_user: format!(
+                "DELETE FROM {t} WHERE user_key = ?1 AND expires_at > ?2 \
+                 AND (?3 IS NULL OR id <> ?3)"
             ),
             table: t,
         }
