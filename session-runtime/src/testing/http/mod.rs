@@ -59,10 +59,12 @@ mod app;
 mod lifecycle;
 mod races;
 mod semantics;
+mod users;
 
 pub use self::lifecycle::*;
 pub use self::races::*;
 pub use self::semantics::*;
+pub use self::users::*;
 
 /// Generates one `#[tokio::test]` per case of the HTTP suite.
 ///
@@ -115,6 +117,13 @@ macro_rules! store_http_tests {
             a_slow_write_racing_a_login_does_not_revive_the_old_id,
             a_counter_bump_that_ends_after_logout_does_not_revive_the_session,
             fifty_concurrent_increments_on_one_session_all_count,
+            a_login_binds_the_user_and_the_listing_marks_the_callers_session,
+            a_session_revoked_on_one_instance_is_logged_out_on_the_other,
+            logout_others_keeps_only_the_callers_session,
+            logout_everywhere_on_one_instance_ends_the_users_sessions_on_every_instance,
+            remember_me_is_kept_with_the_session_on_every_instance,
+            a_slow_request_on_a_revoked_session_neither_revives_it_nor_re_indexes_it,
+            logins_and_a_logout_everywhere_on_two_instances_leave_no_live_session,
         );
     };
     (@cases ($d:tt) $make:path, $teardown:path, { $($skip:ident : $reason:literal),* }, $($case:ident),* $(,)?) => {
@@ -161,6 +170,8 @@ macro_rules! store_http_tests {
 pub(crate) struct TestApp<S> {
     pub(crate) store: InstrumentedStore<S>,
     pub(crate) runs: app::Runs,
+    /// The sessions of users, from outside a request.
+    pub(crate) users: crate::UserSessions,
     key: Key,
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
@@ -199,6 +210,7 @@ impl<S: SessionStore> TestApp<S> {
                 .build()
                 .expect("the suite's layer configuration is valid");
         let runs = app::Runs::default();
+        let users = layer.users();
         let router = app::routes(runs.clone()).layer(layer);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -213,6 +225,7 @@ impl<S: SessionStore> TestApp<S> {
         Self {
             store,
             runs,
+            users,
             key,
             addr,
             task,
