@@ -28,6 +28,8 @@ mod expiry;
 mod security;
 mod semantics;
 mod shop_contract;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod shop_users;
 mod threats;
 mod user_sessions;
 

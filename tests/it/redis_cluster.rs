@@ -47,6 +47,13 @@ async fn make_store() -> Option<RedisStore> {
 
 session_runtime::store_conformance_tests!(make_store);
 
+/// The per-user index, its sorted set in a slot of its own.
+mod users {
+    use super::make_store;
+
+    session_runtime::user_index_conformance_tests!(make_store);
+}
+
 /// Sessions spread over the masters (the hash tag is the digest, not the
 /// prefix), and each session's reads and writes stay on one node.
 #[tokio::test]
@@ -91,12 +98,5 @@ async fn sessions_spread_over_every_master() {
 mod http {
     use super::make_store;
 
-    session_runtime::store_http_tests!(make_store, skip = {
-        a_login_binds_the_user_and_the_listing_marks_the_callers_session: "the per-user index on Redis is not built yet",
-        a_session_revoked_on_one_instance_is_logged_out_on_the_other: "the per-user index on Redis is not built yet",
-        logout_others_keeps_only_the_callers_session: "the per-user index on Redis is not built yet",
-        logout_everywhere_on_one_instance_ends_the_users_sessions_on_every_instance: "the per-user index on Redis is not built yet",
-        a_slow_request_on_a_revoked_session_neither_revives_it_nor_re_indexes_it: "the per-user index on Redis is not built yet",
-        logins_and_a_logout_everywhere_on_two_instances_leave_no_live_session: "the per-user index on Redis is not built yet",
-    });
+    session_runtime::store_http_tests!(make_store);
 }

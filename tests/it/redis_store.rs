@@ -37,8 +37,136 @@ async fn make_store() -> Option<RedisStore> {
 
 session_runtime::store_conformance_tests!(make_store, teardown = cleanup);
 
+/// The per-user index (a sorted set per user), on the real Redis.
+mod users {
+    use super::{cleanup, make_store};
+
+    session_runtime::user_index_conformance_tests!(make_store, teardown = cleanup);
+}
+
 fn key() -> SessionKey {
     SessionId::generate().expect("an ID").key()
+}
+
+/// The store's one user index (its tests bind one user each): its members (session key digests) and the
+/// TTL of the index key.
+async fn index_of(store: &RedisStore) -> (Vec<String>, i64) {
+    let mut conn = raw(&redis_url()).await;
+    let pattern = format!("{}user:*", store.key_prefix());
+    let keys: Vec<String> = conn.keys(&pattern).await.expect("KEYS");
+    assert!(keys.len() <= 1, "one index for the one user: {keys:?}");
+    let Some(index) = keys.first() else {
+        return (Vec::new(), -2);
+    };
+    let members: Vec<String> = conn.zrange(index, 0, -1).await.expect("ZRANGE");
+    let ttl: i64 = conn.pttl(index).await.expect("PTTL");
+    (members, ttl)
+}
+
+#[tokio::test]
+async fn the_user_index_holds_only_live_sessions_and_expires_by_itself() {
+    let Some(store) = make_store().await else {
+        return;
+    };
+    let user = "ada";
+    let bound =
+        |expires_at| ChangeSet::new(expires_at).set(session_kit::store::USER_FIELD, "\"ada\"");
+    let short = key();
+    let (kept, deleted) = (key(), key());
+    let soon = OffsetDateTime::now_utc() + Duration::milliseconds(800);
+    for (k, at) in [
+        (&short, soon),
+        (&kept, in_an_hour()),
+        (&deleted, in_an_hour()),
+    ] {
+        assert_eq!(
+            store.create(k, &bound(at)).await.expect("create"),
+            WriteOutcome::Applied
+        );
+    }
+    let (members, ttl) = index_of(&store).await;
+    assert_eq!(members.len(), 3);
+    assert!(
+        ttl > 3_600_000,
+        "the index key outlives its longest hold: {ttl} ms"
+    );
+    // A hidden field says until when the index holds the session; a load
+    // never shows it.
+    let record = store.load(&kept).await.expect("load").expect("live");
+    assert!(record.fields().all(|(name, _)| name != "@ix"));
+
+    store.delete(&deleted).await.expect("delete");
+    let moved = key();
+    assert_eq!(
+        store
+            .regenerate(&kept, &moved, &ChangeSet::new(in_an_hour()))
+            .await
+            .expect("regenerate"),
+        WriteOutcome::Applied
+    );
+    let (members, _) = index_of(&store).await;
+    assert_eq!(
+        members.len(),
+        2,
+        "the deleted and the old key left: {members:?}"
+    );
+
+    // The short session expires; the next read of the index finds its
+    // member names nothing and drops it (trimmed on read).
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let listed = store.user_sessions(user).await.expect("listed");
+    assert_eq!(
+        listed.into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        vec![moved]
+    );
+    let (members, _) = index_of(&store).await;
+    assert_eq!(members.len(), 1, "{members:?}");
+
+    assert_eq!(
+        store
+            .delete_user_sessions(user, None)
+            .await
+            .expect("revoked"),
+        1
+    );
+    let (members, _) = index_of(&store).await;
+    assert!(members.is_empty(), "{members:?}");
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn a_bound_session_in_use_goes_back_to_the_index_before_its_hold_ends() {
+    let Some(store) = make_store().await else {
+        return;
+    };
+    let k = key();
+    let soon = OffsetDateTime::now_utc() + Duration::seconds(2);
+    let changes = ChangeSet::new(soon).set(session_kit::store::USER_FIELD, "\"bob\"");
+    assert_eq!(
+        store.create(&k, &changes).await.expect("create"),
+        WriteOutcome::Applied
+    );
+    let mut conn = raw(&redis_url()).await;
+    let name = store.redis_key(&k);
+    let first: i64 = conn.hget(&name, "@ix").await.expect("HGET");
+    // Moving the expiry a day out is past the first hold (twice two
+    // seconds, plus the margin): the index is written again first.
+    let later = OffsetDateTime::now_utc() + Duration::days(1);
+    assert_eq!(
+        store.touch(&k, later).await.expect("touch"),
+        WriteOutcome::Applied
+    );
+    let second: i64 = conn.hget(&name, "@ix").await.expect("HGET");
+    assert!(second > first + 86_000_000, "{first} -> {second}");
+    let pttl: i64 = conn.pttl(&name).await.expect("PTTL");
+    assert!(pttl > 86_000_000, "the session got its day: {pttl}");
+    let (members, index_ttl) = index_of(&store).await;
+    assert_eq!(members.len(), 1);
+    assert!(
+        i128::from(index_ttl) >= i128::from(pttl),
+        "the index outlives the session: {index_ttl} < {pttl}"
+    );
+    cleanup(store).await;
 }
 
 fn in_an_hour() -> OffsetDateTime {
@@ -167,12 +295,5 @@ async fn a_redis_that_is_not_there_fails_to_connect_quickly_with_its_cause() {
 mod http {
     use super::{cleanup, make_store};
 
-    session_runtime::store_http_tests!(make_store, teardown = cleanup, skip = {
-        a_login_binds_the_user_and_the_listing_marks_the_callers_session: "the per-user index on Redis is not built yet",
-        a_session_revoked_on_one_instance_is_logged_out_on_the_other: "the per-user index on Redis is not built yet",
-        logout_others_keeps_only_the_callers_session: "the per-user index on Redis is not built yet",
-        logout_everywhere_on_one_instance_ends_the_users_sessions_on_every_instance: "the per-user index on Redis is not built yet",
-        a_slow_request_on_a_revoked_session_neither_revives_it_nor_re_indexes_it: "the per-user index on Redis is not built yet",
-        logins_and_a_logout_everywhere_on_two_instances_leave_no_live_session: "the per-user index on Redis is not built yet",
-    });
+    session_runtime::store_http_tests!(make_store, teardown = cleanup);
 }

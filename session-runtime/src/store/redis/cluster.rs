@@ -6,7 +6,7 @@ use redis::Value;
 use super::replies::parse_snapshot;
 use super::scripts::SCRIPTS;
 use super::RedisStore;
-use crate::store::{ChangeSet, StoreError, WriteOutcome};
+use crate::store::{ChangeSet, SessionKey, StoreError, WriteOutcome, USER_FIELD};
 
 /// The most times a Cluster regenerate starts over when another request
 /// changes the old session while it moves.
@@ -15,15 +15,16 @@ const CLUSTER_MOVE_ATTEMPTS: usize = 3;
 impl RedisStore {
     pub(super) async fn regenerate_on_cluster(
         &self,
-        old: &str,
-        new: &str,
+        old: &SessionKey,
+        new: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
+        let (old_key, new_key) = (self.redis_key(old), self.redis_key(new));
         for _ in 0..CLUSTER_MOVE_ATTEMPTS {
             // Step 1: the old session and the digest of its fields.
             let snapshot: Option<Vec<Value>> = self
                 .run("cannot read the session to regenerate", |mut conn| {
-                    let invocation = SCRIPTS.snapshot.key(old);
+                    let invocation = SCRIPTS.snapshot.key(&old_key);
                     async move { invocation.invoke_async(&mut conn).await }
                 })
                 .await?;
@@ -33,6 +34,10 @@ impl RedisStore {
                 return Ok(WriteOutcome::NotLive);
             };
             record.apply(changes);
+            // The user the session is bound to: the create puts the new key
+            // in the user's index before the key exists, and the old key's
+            // entry goes once the old key has.
+            let user = record.get(USER_FIELD).map(str::to_owned);
             // Step 2: the new session, refused if the key is taken.
             match self
                 .create_fields(new, record.into_fields(), changes.expires_at())
@@ -44,7 +49,7 @@ impl RedisStore {
             // Step 3: retire the old session, if it is still as it was read.
             let retired = self
                 .run("cannot retire the regenerated session", |mut conn| {
-                    let mut invocation = SCRIPTS.retire.key(old);
+                    let mut invocation = SCRIPTS.retire.key(&old_key);
                     invocation.arg(digest);
                     async move { invocation.invoke_async::<i64>(&mut conn).await }
                 })
@@ -54,21 +59,34 @@ impl RedisStore {
                 Err(err) => {
                     // The old session may still be live: take the new one
                     // back, so that only one of them stays.
-                    let _ = self.delete_key(new).await;
+                    let _ = self.delete_key(&new_key).await;
                     return Err(err);
                 }
             };
+            let unindex = |member: &SessionKey| {
+                let member = Self::member(member);
+                let user = user.clone();
+                async move {
+                    if let Some(json) = user {
+                        self.unindex(&json, &[member]).await;
+                    }
+                }
+            };
             match retired {
-                1 => return Ok(WriteOutcome::Applied),
+                1 => {
+                    unindex(old).await;
+                    return Ok(WriteOutcome::Applied);
+                }
                 0 => {
                     // Ended meanwhile (a logout, another login): the new key
                     // must not keep it alive.
-                    self.delete_key(new).await?;
+                    self.delete_key(&new_key).await?;
+                    unindex(new).await;
                     return Ok(WriteOutcome::NotLive);
                 }
                 _ => {
                     // Changed meanwhile: move it again, with that change.
-                    self.delete_key(new).await?;
+                    self.delete_key(&new_key).await?;
                 }
             }
         }

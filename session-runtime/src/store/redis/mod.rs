@@ -18,11 +18,18 @@
 //! | operation | what goes to Redis | round trips |
 //! | --- | --- | --- |
 //! | load | a script: `HGETALL` + `PTTL`, read atomically | 1 |
-//! | create | a script: `EXISTS`, then `HSET` + `PEXPIRE` | 1 |
+//! | create | a script: `EXISTS`, then `HSET` + `PEXPIRE` | 1 (2 when it binds a user) |
 //! | save | a script: `PTTL`, then `HSET` of the changed fields, `HDEL` of the removed ones, the increments, `PEXPIRE` | 1 |
-//! | touch | `PEXPIRE` (which answers 0 for a missing key) | 1 |
-//! | regenerate | a script: `PTTL` of the old key, `EXISTS` of the new, `RENAME`, then as save | 1 (3 on Cluster) |
-//! | delete | `DEL` | 1 |
+//! | touch | a script: `PTTL`, then `PEXPIRE` | 1 |
+//! | regenerate | a script: `PTTL` of the old key, `EXISTS` of the new, `RENAME`, then as save | 1 (3 on Cluster); +2 for a session bound to a user |
+//! | delete | a script: `HGET` of the user, `DEL` | 1 (2 for a session bound to a user) |
+//! | a user's sessions | the user's index, then every session it names, at once | 2 |
+//! | end a user's sessions | the index, then a revoke script per session, at once, then `ZREM` | 3 |
+//!
+//! A session bound to a user costs one more round trip, now and then, on a
+//! save or touch that moves its expiry past what the user's index holds
+//! (about once per inactivity window; see
+//! [Sessions of a user](#sessions-of-a-user)).
 //!
 //! Scripts are sent by digest (`EVALSHA`); a server that has not seen a
 //! script yet answers `NOSCRIPT` once, and the script is loaded then. A save
@@ -281,6 +288,60 @@
 //! that change is not lost. If the app dies between steps 2 and 3, the old
 //! session stays valid and the unused new key expires by itself.
 //!
+//! # Sessions of a user
+//!
+//! The per-user index ([`SessionStore::user_sessions`] and
+//! [`SessionStore::delete_user_sessions`]) is one sorted set per user,
+//! under `{prefix}user:{<digest>}` (the SHA-256 digest of the user's JSON
+//! text, in braces: a hash slot of the index's own). Its members are the
+//! digests of the user's session keys, each scored by the instant (ms, on
+//! the index's server's clock) until which the index *holds* it. Redis TTLs
+//! do not remove set members, so the index is trimmed by that score: every
+//! write and read of the index first drops the members whose hold has
+//! passed, and the index key's own TTL is its longest hold, so the index of
+//! a user who never comes back goes by itself.
+//!
+//! What keeps it complete is one rule: **a session bound to a user never
+//! outlives its hold in the user's index.** Each such session carries a
+//! hidden hash field, `@ix`, the instant its hold ends as the session last
+//! learned it; every write script (create, save, touch, regenerate) checks
+//! it, and a write that would bind a session anew, or move its expiry past
+//! its hold, writes nothing and answers "index first". The store then adds
+//! the session to the index, held for twice its time left plus a margin of
+//! a minute (for the command's time in flight and for two servers' clocks),
+//! and sends the write again, telling the session a minute less than the
+//! index holds. So the index is written *before* the session it covers, and
+//! a member whose hold has passed names a session that has expired:
+//! trimming by score never drops a live session. Doubling the hold means a
+//! session in use goes back to the index about once per inactivity window.
+//!
+//! Removals are the other way round and lazy: a logout, a regeneration or
+//! an unbinding removes the old member after the session write, and a
+//! member left behind (the app died in between, or a `ZREM` failed) names a
+//! session that is gone or bound to someone else. Every read checks each
+//! member against its session (loaded at once, in one batch of commands):
+//! only a live session whose `@user` is the user is listed, and the others
+//! are removed from the index then.
+//!
+//! "Log out everywhere" reads the index, deletes each session it names that
+//! is still bound to the user (a script per session, so a session rebound
+//! meanwhile is left alone), and reads the index again, until it names no
+//! session it has not revoked. A login racing it puts its new key in the
+//! index before the key exists, so either the new key is in a later round,
+//! or the old key was deleted first and the login finds it gone
+//! ([`WriteOutcome::NotLive`]), and the layer then keeps the user logged
+//! out. A slow request on a revoked session finds it gone and writes
+//! nothing; if it had already asked for the index, it takes its member out
+//! again.
+//!
+//! **On a Cluster** the index and the user's sessions live in different
+//! hash slots (the index's slot is the user's digest, each session's its
+//! own key's), usually on different nodes, and no command touches both:
+//! every step above is a script on one key, on that key's node, and the
+//! order of the steps (index first, removals after) is what keeps the
+//! index correct, not a transaction. On one server the same steps run, in
+//! the same order.
+//!
 //! # Failures
 //!
 //! Every operation is bounded by the command timeout (default 1 s), which
@@ -295,6 +356,7 @@ mod cluster;
 mod connection;
 mod replies;
 mod scripts;
+mod users;
 
 use std::fmt;
 use std::sync::Arc;
@@ -308,12 +370,18 @@ pub use self::builder::RedisStoreBuilder;
 use self::connection::{Connection, Inner};
 use self::replies::{pairs, record};
 use self::scripts::{push_changes, ttl_millis, SCRIPTS};
+use self::users::bound_in;
 use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
 
 /// The hash field that keeps a session with no fields alive: a Redis hash
 /// with no field does not exist. Session fields are always `namespace.name`,
 /// so the empty name is free. Loads never show it.
 const LIVE: &str = "";
+
+/// The hash field of a session bound to a user that says until when the
+/// user's index holds it (ms, on the server's clock; see
+/// [Sessions of a user](self#sessions-of-a-user)). Loads never show it.
+const INDEXED: &str = "@ix";
 
 /// Sessions in Redis or Valkey (6 or later), on one server or on a Redis
 /// Cluster: the store for apps that run on several machines.
@@ -472,24 +540,34 @@ impl RedisStore {
         matches!(self.inner.connection, Connection::Cluster(_))
     }
 
+    /// Creates the session under `key` with `fields`, indexing it first
+    /// when they bind it to a user.
     async fn create_fields(
         &self,
-        key: &str,
+        key: &SessionKey,
         fields: Vec<(String, String)>,
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
-        let mut invocation = SCRIPTS.create.key(key);
-        invocation.arg(ttl_millis(expires_at));
-        if fields.is_empty() {
-            invocation.arg(LIVE).arg(LIVE);
-        }
-        for (name, value) in &fields {
-            invocation.arg(name.as_str()).arg(value.as_str());
-        }
-        let created: i64 = self
-            .run(
+        let redis_key = self.redis_key(key);
+        let bind = bound_in(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let (created, _) = self
+            .write_guarded(
                 "cannot create the session in Redis",
-                |mut conn| async move { invocation.invoke_async(&mut conn).await },
+                &Self::member(key),
+                expires_at,
+                bind,
+                |cover| {
+                    let mut invocation = SCRIPTS.create.key(&redis_key);
+                    invocation.arg(ttl_millis(expires_at));
+                    cover.push(&mut invocation);
+                    if fields.is_empty() {
+                        invocation.arg(LIVE).arg(LIVE);
+                    }
+                    for (name, value) in &fields {
+                        invocation.arg(name.as_str()).arg(value.as_str());
+                    }
+                    invocation
+                },
             )
             .await?;
         Ok(match created {
@@ -498,24 +576,9 @@ impl RedisStore {
         })
     }
 
-    async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
-        self.run(
-            "cannot delete the session from Redis",
-            |mut conn| async move {
-                redis::cmd("DEL")
-                    .arg(key)
-                    .query_async::<()>(&mut conn)
-                    .await
-            },
-        )
-        .await
-    }
-}
-
-impl SessionStore for RedisStore {
-    async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
-        let key = self.redis_key(key);
-        let invocation = SCRIPTS.load.key(&key);
+    /// Loads the session under a Redis key.
+    async fn load_key(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        let invocation = SCRIPTS.load.key(key);
         let loaded: Option<Vec<Value>> = self
             .run(
                 "cannot load the session from Redis",
@@ -534,13 +597,31 @@ impl SessionStore for RedisStore {
         Ok(record(pairs(values)?, pttl))
     }
 
+    async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
+        self.run(
+            "cannot delete the session from Redis",
+            |mut conn| async move {
+                redis::cmd("DEL")
+                    .arg(key)
+                    .query_async::<()>(&mut conn)
+                    .await
+            },
+        )
+        .await
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
+        self.load_key(&self.redis_key(key)).await
+    }
+
     async fn create(
         &self,
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let key = self.redis_key(key);
-        self.create_fields(&key, changes.initial_fields(), changes.expires_at())
+        self.create_fields(key, changes.initial_fields(), changes.expires_at())
             .await
     }
 
@@ -549,18 +630,30 @@ impl SessionStore for RedisStore {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let key = self.redis_key(key);
-        let mut invocation = SCRIPTS.save.key(&key);
-        push_changes(&mut invocation, changes);
-        let saved: i64 = self
-            .run("cannot save the session to Redis", |mut conn| async move {
-                invocation.invoke_async(&mut conn).await
-            })
+        let redis_key = self.redis_key(key);
+        let member = Self::member(key);
+        let (saved, cover) = self
+            .write_guarded(
+                "cannot save the session to Redis",
+                &member,
+                changes.expires_at(),
+                bound_in(changes.sets()),
+                |cover| {
+                    let mut invocation = SCRIPTS.save.key(&redis_key);
+                    push_changes(&mut invocation, changes);
+                    cover.push(&mut invocation);
+                    invocation
+                },
+            )
             .await?;
-        Ok(match saved {
-            1 => WriteOutcome::Applied,
-            _ => WriteOutcome::NotLive,
-        })
+        if saved == 1 {
+            return Ok(WriteOutcome::Applied);
+        }
+        // Ended meanwhile: what this write added to the index goes again.
+        if let Some(json) = cover.user_json() {
+            self.unindex(json, &[member]).await;
+        }
+        Ok(WriteOutcome::NotLive)
     }
 
     async fn touch(
@@ -568,23 +661,29 @@ impl SessionStore for RedisStore {
         key: &SessionKey,
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
-        let key = self.redis_key(key);
-        let moved: i64 = self
-            .run("cannot extend the session in Redis", |mut conn| {
-                let key = &key;
-                async move {
-                    redis::cmd("PEXPIRE")
-                        .arg(key)
-                        .arg(ttl_millis(expires_at))
-                        .query_async(&mut conn)
-                        .await
-                }
-            })
+        let redis_key = self.redis_key(key);
+        let member = Self::member(key);
+        let (moved, cover) = self
+            .write_guarded(
+                "cannot extend the session in Redis",
+                &member,
+                expires_at,
+                None,
+                |cover| {
+                    let mut invocation = SCRIPTS.touch.key(&redis_key);
+                    invocation.arg(ttl_millis(expires_at));
+                    cover.push(&mut invocation);
+                    invocation
+                },
+            )
             .await?;
-        Ok(match moved {
-            1 => WriteOutcome::Applied,
-            _ => WriteOutcome::NotLive,
-        })
+        if moved == 1 {
+            return Ok(WriteOutcome::Applied);
+        }
+        if let Some(json) = cover.user_json() {
+            self.unindex(json, &[member]).await;
+        }
+        Ok(WriteOutcome::NotLive)
     }
 
     async fn regenerate(
@@ -593,28 +692,67 @@ impl SessionStore for RedisStore {
         new: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let (old, new) = (self.redis_key(old), self.redis_key(new));
         if self.is_cluster() {
-            return self.regenerate_on_cluster(&old, &new, changes).await;
+            return self.regenerate_on_cluster(old, new, changes).await;
         }
-        let mut invocation = SCRIPTS.regenerate.key(&old);
-        invocation.key(&new);
-        push_changes(&mut invocation, changes);
-        let moved: i64 = self
-            .run(
+        let (old_key, new_key) = (self.redis_key(old), self.redis_key(new));
+        let new_member = Self::member(new);
+        let (moved, cover) = self
+            .write_guarded(
                 "cannot regenerate the session in Redis",
-                |mut conn| async move { invocation.invoke_async(&mut conn).await },
+                &new_member,
+                changes.expires_at(),
+                bound_in(changes.sets()),
+                |cover| {
+                    let mut invocation = SCRIPTS.regenerate.key(&old_key);
+                    invocation.key(&new_key);
+                    push_changes(&mut invocation, changes);
+                    cover.push(&mut invocation);
+                    invocation
+                },
             )
             .await?;
-        Ok(match moved {
+        let outcome = match moved {
             1 => WriteOutcome::Applied,
             2 => WriteOutcome::KeyTaken,
             _ => WriteOutcome::NotLive,
-        })
+        };
+        if let Some(json) = cover.user_json() {
+            match outcome {
+                // The old key is gone: so is its index entry.
+                WriteOutcome::Applied => self.unindex(json, &[Self::member(old)]).await,
+                // Nothing moved: the new key's entry goes again (a taken
+                // key belongs to another session, whose entry stays).
+                WriteOutcome::NotLive => self.unindex(json, &[new_member]).await,
+                _ => {}
+            }
+        }
+        Ok(outcome)
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        let key = self.redis_key(key);
-        self.delete_key(&key).await
+        let redis_key = self.redis_key(key);
+        let user: Option<String> = self
+            .run("cannot delete the session from Redis", |mut conn| {
+                let invocation = SCRIPTS.delete.key(&redis_key);
+                async move { invocation.invoke_async(&mut conn).await }
+            })
+            .await?;
+        if let Some(json) = user {
+            self.unindex(&json, &[Self::member(key)]).await;
+        }
+        Ok(())
+    }
+
+    async fn user_sessions(&self, user: &str) -> Result<Vec<(SessionKey, Record)>, StoreError> {
+        self.sessions_of(user).await
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        self.revoke_user(user, keep).await
     }
 }

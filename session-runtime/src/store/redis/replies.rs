@@ -4,7 +4,7 @@
 use redis::Value;
 use time::OffsetDateTime;
 
-use super::LIVE;
+use super::{INDEXED, LIVE};
 use crate::store::{Record, StoreError};
 
 /// A hash's fields as `HGETALL` answers them: names and values, as bytes.
@@ -33,7 +33,9 @@ pub(super) fn record(fields: RawFields, pttl_ms: i64) -> Option<Record> {
         OffsetDateTime::now_utc().checked_add(time::Duration::milliseconds(pttl_ms))?;
     let fields = fields
         .into_iter()
-        .filter(|(name, _)| name.as_slice() != LIVE.as_bytes())
+        .filter(|(name, _)| {
+            name.as_slice() != LIVE.as_bytes() && name.as_slice() != INDEXED.as_bytes()
+        })
         .map(|(name, value)| (text(name), text(value)))
         .collect();
     Some(Record::new(fields, expires_at))

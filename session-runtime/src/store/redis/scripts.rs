@@ -2,8 +2,9 @@
 //! [`Script`] handles that send them by digest (`EVALSHA`).
 //!
 //! The write scripts share `apply.lua` (the change-set layout and the `i64`
-//! rule of `Increment::apply_to`); the Cluster regenerate scripts share
-//! `digest.lua`.
+//! rule of `Increment::apply_to`) and `guard.lua` (the per-user index
+//! guard: a session bound to a user never outlives its index entry); the
+//! Cluster regenerate scripts share `digest.lua`.
 
 use std::sync::LazyLock;
 
@@ -25,17 +26,39 @@ const LUA_APPLY: &str = include_str!("scripts/apply.lua");
 /// in one command, read atomically.
 const LUA_LOAD: &str = include_str!("scripts/load.lua");
 
-/// Create: `KEYS[1]`; `ARGV`: `ttl_ms, (field, json)+`.
-/// Answers 1 (created) or 0 (taken).
-const LUA_CREATE: &str = include_str!("scripts/create.lua");
+/// The per-user index guard: `@ix`, the "index first" answer, `mark`.
+const LUA_GUARD: &str = include_str!("scripts/guard.lua");
 
-/// Save: `KEYS[1]`; `ARGV` as in `LUA_APPLY`. Answers 1 (applied) or 0 (not
-/// live: no key, or a key with no expiry).
+/// Create: `KEYS[1]`; `ARGV`: `ttl_ms, ix_json, ix_ms, (field, json)+`.
+/// Answers 1 (created), 0 (taken) or the user to index first.
+const LUA_CREATE_TAIL: &str = include_str!("scripts/create.lua");
+
+/// Save: `KEYS[1]`; `ARGV` as in `LUA_APPLY`, then `ix_json, ix_ms`.
+/// Answers 1 (applied), 0 (not live: no key, or a key with no expiry) or
+/// the user to index first.
 const LUA_SAVE_TAIL: &str = include_str!("scripts/save.lua");
 
+/// Touch: `KEYS[1]`; `ARGV`: `ttl_ms, ix_json, ix_ms`. Answers 1, 0 or the
+/// user to index first.
+const LUA_TOUCH_TAIL: &str = include_str!("scripts/touch.lua");
+
 /// Regenerate on one server: `KEYS[1]` old, `KEYS[2]` new; `ARGV` as in
-/// `LUA_APPLY`. Answers 1 (applied), 0 (old not live) or 2 (new taken).
+/// save. Answers 1 (applied), 0 (old not live), 2 (new taken) or the user
+/// to index first.
 const LUA_REGENERATE_TAIL: &str = include_str!("scripts/regenerate.lua");
+
+/// Delete: `KEYS[1]`. Answers the user the session was bound to, or nil.
+const LUA_DELETE: &str = include_str!("scripts/delete.lua");
+
+/// Revoke: `KEYS[1]`; `ARGV[1]` the user. Deletes the session if it is
+/// still bound to that user; answers 1 if it was live.
+const LUA_REVOKE: &str = include_str!("scripts/revoke.lua");
+
+/// Index add: `KEYS[1]` a user's index; `ARGV`: `member, hold_ms`.
+const LUA_INDEX_ADD: &str = include_str!("scripts/index_add.lua");
+
+/// Index read: `KEYS[1]` a user's index. Answers its members still held.
+const LUA_INDEX_READ: &str = include_str!("scripts/index_read.lua");
 
 /// A digest of a hash's fields, independent of their order.
 const LUA_DIGEST: &str = include_str!("scripts/digest.lua");
@@ -52,18 +75,28 @@ pub(super) struct Scripts {
     pub(super) load: Script,
     pub(super) create: Script,
     pub(super) save: Script,
+    pub(super) touch: Script,
     pub(super) regenerate: Script,
+    pub(super) delete: Script,
     pub(super) snapshot: Script,
     pub(super) retire: Script,
+    pub(super) revoke: Script,
+    pub(super) index_add: Script,
+    pub(super) index_read: Script,
 }
 
 pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     load: Script::new(LUA_LOAD),
-    create: Script::new(LUA_CREATE),
-    save: Script::new(&format!("{LUA_APPLY}{LUA_SAVE_TAIL}")),
-    regenerate: Script::new(&format!("{LUA_APPLY}{LUA_REGENERATE_TAIL}")),
+    create: Script::new(&format!("{LUA_GUARD}{LUA_CREATE_TAIL}")),
+    save: Script::new(&format!("{LUA_APPLY}{LUA_GUARD}{LUA_SAVE_TAIL}")),
+    touch: Script::new(&format!("{LUA_GUARD}{LUA_TOUCH_TAIL}")),
+    regenerate: Script::new(&format!("{LUA_APPLY}{LUA_GUARD}{LUA_REGENERATE_TAIL}")),
+    delete: Script::new(LUA_DELETE),
     snapshot: Script::new(&format!("{LUA_DIGEST}{LUA_SNAPSHOT_TAIL}")),
     retire: Script::new(&format!("{LUA_DIGEST}{LUA_RETIRE_TAIL}")),
+    revoke: Script::new(LUA_REVOKE),
+    index_add: Script::new(LUA_INDEX_ADD),
+    index_read: Script::new(LUA_INDEX_READ),
 });
 
 /// Adds a change set to a script call, in the layout `LUA_APPLY` reads.

@@ -95,3 +95,18 @@ local function apply(k)
   if nr > 0 and redis.call('HLEN', k) == 0 then redis.call('HSET', k, '', '') end
   redis.call('PEXPIRE', k, ttl)
 end
+
+-- The user (its JSON text) the session under `k` is bound to once the
+-- change set in `ARGV` applies, or false: the change set's own `@user`
+-- when it sets or removes it, else what the session holds.
+local function user_after(k)
+  local ns, nr = string.match(ARGV[1], '^%-?%d+ (%d+) (%d+)')
+  ns, nr = tonumber(ns), tonumber(nr)
+  for i = 2, 2 * ns, 2 do
+    if ARGV[i] == '@user' then return ARGV[i + 1] end
+  end
+  for i = 2 + 2 * ns, 1 + 2 * ns + nr do
+    if ARGV[i] == '@user' then return false end
+  end
+  return redis.call('HGET', k, '@user')
+end
