@@ -70,6 +70,10 @@ pub(crate) trait Harness: Sized + Send + Sync + 'static {
     /// is not a fields document.
     fn corrupt(&self, key: &SessionKey) -> impl Future<Output = ()> + Send;
 
+    /// Takes a migrated table back to what step 1 made (no per-user index,
+    /// only step 1 recorded): a table from a release before the index.
+    fn to_step_one(&self) -> impl Future<Output = ()> + Send;
+
     /// Drops what a store made (the schema, the tables, the file).
     fn teardown(store: Self::Store) -> impl Future<Output = ()> + Send;
 
@@ -167,6 +171,7 @@ macro_rules! sql_store_tests {
             the_background_sweeper_deletes_expired_rows,
             two_creates_racing_on_one_key_cannot_both_win,
             concurrent_migrations_of_one_table_all_succeed_once,
+            a_table_from_step_one_upgrades_and_lists_its_bound_sessions,
             a_session_expiring_between_load_and_save_is_neither_revived_nor_lost_silently,
             a_row_that_does_not_decode_loads_as_no_session_with_a_warning,
             create_replaces_an_expired_row_but_never_a_live_one,
@@ -414,6 +419,59 @@ pub(crate) async fn concurrent_migrations_of_one_table_all_succeed_once<H: Harne
         .expect("the table works");
     assert!(stores[0].load(&key).await.expect("load").is_some());
     drop(stores);
+    h.close().await;
+}
+
+/// A table made before the per-user index (step 1 only), holding sessions
+/// bound to a user: `migrate` runs step 2 alone, and the index finds the
+/// sessions written before it existed.
+pub(crate) async fn a_table_from_step_one_upgrades_and_lists_its_bound_sessions<H: Harness>() {
+    let Some(h) = H::open().await else {
+        return;
+    };
+    h.to_step_one().await;
+    assert_eq!(h.versions().await, vec![1]);
+    let store = h.store();
+    let bound = || {
+        ChangeSet::new(in_an_hour())
+            .set(session_kit::store::USER_FIELD, "\"ada\"")
+            .set("auth.name", "\"ada\"")
+    };
+    let (a, b, other) = (key(), key(), key());
+    for (k, changes) in [
+        (&a, bound()),
+        (&b, bound()),
+        (
+            &other,
+            ChangeSet::new(in_an_hour()).set("auth.name", "\"bob\""),
+        ),
+    ] {
+        assert_eq!(
+            store.create(k, &changes).await.expect("create on step 1"),
+            WriteOutcome::Applied
+        );
+    }
+    H::migrate(&store).await.expect("migrate to step 2");
+    assert_eq!(h.versions().await, vec![1, 2]);
+    let mut listed: Vec<SessionKey> = store
+        .user_sessions("ada")
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    listed.sort_by_key(|k| *k.as_bytes());
+    let mut expected = vec![a, b];
+    expected.sort_by_key(|k| *k.as_bytes());
+    assert_eq!(listed, expected);
+    assert_eq!(
+        store
+            .delete_user_sessions("ada", None)
+            .await
+            .expect("revoked"),
+        2
+    );
+    assert!(store.load(&other).await.expect("load").is_some());
     h.close().await;
 }
 
@@ -674,6 +732,21 @@ pub(crate) mod pg {
             .expect("versions")
         }
 
+        async fn to_step_one(&self) {
+            for sql in [
+                format!("ALTER TABLE {} DROP COLUMN user_key", self.table()),
+                format!(
+                    "DELETE FROM \"{}\".sessions_migrations WHERE version > 1",
+                    self.schema
+                ),
+            ] {
+                sqlx::query(&sql)
+                    .execute(&self.admin)
+                    .await
+                    .expect("back to step 1");
+            }
+        }
+
         async fn corrupt(&self, key: &SessionKey) {
             sqlx::query(&format!(
                 "UPDATE {} SET fields = '[\"not\", \"an object\"]' WHERE id = $1",
@@ -812,6 +885,18 @@ pub(crate) mod my {
             .expect("versions")
         }
 
+        async fn to_step_one(&self) {
+            for sql in [
+                format!("ALTER TABLE `{}` DROP COLUMN user_digest", self.table),
+                format!("DELETE FROM `{}_migrations` WHERE version > 1", self.table),
+            ] {
+                sqlx::query(&sql)
+                    .execute(&self.admin)
+                    .await
+                    .expect("back to step 1");
+            }
+        }
+
         async fn corrupt(&self, key: &SessionKey) {
             sqlx::query(&format!(
                 "UPDATE `{}` SET fields = '[\"not\", \"an object\"]' WHERE id = ?",
@@ -926,6 +1011,28 @@ pub(crate) mod lite {
                 .fetch_all(self.store.pool())
                 .await
                 .expect("versions")
+        }
+
+        async fn to_step_one(&self) {
+            let pool = self.store.pool();
+            let indexes: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name = 'sessions' AND sql LIKE '%user_key%'",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("the index");
+            assert_eq!(indexes.len(), 1, "{indexes:?}");
+            for sql in [
+                format!("DROP INDEX \"{}\"", indexes[0]),
+                "ALTER TABLE sessions DROP COLUMN user_key".to_owned(),
+                "DELETE FROM sessions_migrations WHERE version > 1".to_owned(),
+            ] {
+                sqlx::query(&sql)
+                    .execute(pool)
+                    .await
+                    .expect("back to step 1");
+            }
         }
 
         async fn corrupt(&self, key: &SessionKey) {
