@@ -174,21 +174,9 @@ async fn two_shops_on_one_redis_share_the_users_sessions() {
 async fn two_shops_on_one_postgres_share_the_users_sessions() {
     use crate::sql_common;
 
-    let Some(admin) = sql_common::pg::admin().await else {
+    let Some((admin, schema, url)) = sql_common::pg::scratch_schema().await else {
         return;
     };
-    let schema = sql_common::unique_name();
-    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-        .execute(&admin)
-        .await
-        .expect("CREATE SCHEMA");
-    let url = format!(
-        "{}?options=-c%20search_path%3D{schema}",
-        sql_common::pg::url()
-    );
     two_instances_share_the_users_sessions(&url).await;
-    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&admin)
-        .await
-        .expect("DROP SCHEMA");
+    sql_common::pg::drop_schema(&admin, &schema).await;
 }

@@ -142,30 +142,18 @@ async fn sqlite_sessions_survive_a_restart_on_the_same_file_and_secret() {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn postgres_sessions_survive_a_restart() {
-    let Some(admin) = sql_common::pg::admin().await else {
-        return;
-    };
-    let schema = sql_common::unique_name();
-    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-        .execute(&admin)
-        .await
-        .expect("CREATE SCHEMA");
     // The example's table `sessions` lands in the schema first on the
     // search path.
-    let url = format!(
-        "{}?options=-c%20search_path%3D{schema}",
-        sql_common::pg::url()
-    );
+    let Some((admin, schema, url)) = sql_common::pg::scratch_schema().await else {
+        return;
+    };
     sessions_survive_a_restart(&url).await;
     let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".sessions"))
         .fetch_one(&admin)
         .await
         .expect("the example migrated its table");
     assert_eq!(rows, 1);
-    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&admin)
-        .await
-        .expect("DROP SCHEMA");
+    sql_common::pg::drop_schema(&admin, &schema).await;
 }
 
 #[cfg(feature = "mysql")]

@@ -616,6 +616,29 @@ pub(crate) mod pg {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
     }
 
+    /// A schema of the test's own, for a process that takes a URL: the
+    /// admin pool, the schema, and a URL whose search path puts the schema
+    /// first (an unqualified `sessions` lands there). Drop it with
+    /// [`drop_schema`].
+    pub(crate) async fn scratch_schema() -> Option<(PgPool, String, String)> {
+        let admin = admin().await?;
+        let schema = unique_name();
+        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+            .execute(&admin)
+            .await
+            .expect("CREATE SCHEMA");
+        let url = format!("{}?options=-c%20search_path%3D{schema}", url());
+        Some((admin, schema, url))
+    }
+
+    /// Drops a schema of [`scratch_schema`] and all in it.
+    pub(crate) async fn drop_schema(admin: &PgPool, schema: &str) {
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(admin)
+            .await
+            .expect("DROP SCHEMA");
+    }
+
     /// A small pool for the test's own statements.
     pub(crate) async fn admin() -> Option<PgPool> {
         let url = url();
