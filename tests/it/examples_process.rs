@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::free_port;
 
-fn example(name: &str) -> PathBuf {
+/// The path of an example binary beside this test binary (`cargo test`
+/// builds the examples), for every test that runs one as a process.
+pub(crate) fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
     let dir = exe

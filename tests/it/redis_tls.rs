@@ -11,9 +11,9 @@
 //! untested, which is what that variable exists to catch.
 
 use crate::common;
+use crate::examples_process::example;
 use crate::redis_support::{self, unique_prefix};
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -214,21 +214,6 @@ async fn certificates_for_a_url_without_tls_are_refused() {
 }
 
 // The examples, as a user runs them.
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("a target directory");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds the examples",
-        path.display()
-    );
-    path
-}
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-secret";
 

@@ -11,17 +11,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::common;
+use crate::examples_process::example;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789-users";
-
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("a target directory");
-    dir.join("examples").join(name)
-}
 
 /// A `shop` process, killed when dropped.
 struct Shop {

@@ -8,21 +8,11 @@
 //! database of its own, dropped after.
 
 use crate::common;
+use crate::examples_process::example;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use crate::sql_common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("a target directory");
-    dir.join("examples").join(name)
-}
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-sql";
 

@@ -622,13 +622,19 @@ pub(crate) mod pg {
     /// [`drop_schema`].
     pub(crate) async fn scratch_schema() -> Option<(PgPool, String, String)> {
         let admin = admin().await?;
-        let schema = unique_name();
-        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-            .execute(&admin)
-            .await
-            .expect("CREATE SCHEMA");
+        let schema = create_schema(&admin).await;
         let url = format!("{}?options=-c%20search_path%3D{schema}", url());
         Some((admin, schema, url))
+    }
+
+    /// Creates a schema with a name of its own, and names it.
+    async fn create_schema(admin: &PgPool) -> String {
+        let schema = unique_name();
+        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+            .execute(admin)
+            .await
+            .expect("CREATE SCHEMA");
+        schema
     }
 
     /// Drops a schema of [`scratch_schema`] and all in it.
@@ -693,11 +699,7 @@ pub(crate) mod pg {
 
         async fn open_unmigrated() -> Option<Self> {
             let admin = admin().await?;
-            let schema = unique_name();
-            sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-                .execute(&admin)
-                .await
-                .expect("CREATE SCHEMA");
+            let schema = create_schema(&admin).await;
             let store = store_on(options(), &format!("{schema}.sessions")).await;
             Some(Self {
                 admin,

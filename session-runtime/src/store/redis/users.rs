@@ -254,8 +254,10 @@ impl RedisStore {
             if fresh.is_empty() {
                 return Ok(ended);
             }
-            let revokes = fresh.iter().map(|member| {
-                let key = self.prefix_member(member);
+            // A member that is no session key names no session of ours: it
+            // only leaves the index.
+            let revokes = fresh.iter().filter_map(|m| session_key(m)).map(|key| {
+                let key = self.redis_key(&key);
                 let json = &json;
                 self.run("cannot revoke a session in Redis", |mut conn| {
                     let mut invocation = SCRIPTS.revoke.key(key);
@@ -275,12 +277,6 @@ impl RedisStore {
             StoreError::msg("the user's sessions kept changing while they were revoked; try again")
                 .with_kind(StoreErrorKind::Conflict),
         )
-    }
-
-    /// The Redis key of an index member (which may not be a digest at all,
-    /// if another program wrote it: then it names no session of ours).
-    fn prefix_member(&self, member: &str) -> String {
-        format!("{}{{{member}}}", self.inner.prefix)
     }
 }
 
