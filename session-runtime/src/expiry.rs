@@ -4,10 +4,12 @@
 //! `Max-Age` is only a hint to the browser.
 //!
 //! - **Inactivity** (always on, 24 hours by default): a session that gets no
-//!   request for this long ends. A request moves the expiry forward; one that
-//!   changes nothing does so with a TTL-only touch, and only once
-//!   `extend_after` of the window has passed, so a busy session costs no store
-//!   write on most requests.
+//!   request for this long ends. A request moves the expiry forward once
+//!   `extend_after` of the window has passed since it last moved: one that
+//!   changes nothing does so with a TTL-only touch, so a busy session costs
+//!   no store write on most requests, and one that writes keeps the stored
+//!   expiry until then, so a busy session's expiry index is not rewritten on
+//!   every write.
 //! - **Absolute lifetime** (off by default): a session ends this long after
 //!   it was created, whatever its activity. The creation time is kept in the
 //!   reserved field [`CREATED_FIELD`], which no derived struct can produce.
@@ -112,6 +114,21 @@ impl Expiry {
         next > expires_at && now - last_extended >= self.extend_after
     }
 
+    /// Whether a write may leave the stored expiry `expires_at` where it
+    /// is rather than move it to `next`: the expiry would move forward by
+    /// less than `extend_after`, the slack a read-only request already has.
+    /// The store then leaves the expiry out of its write
+    /// ([`ChangeSet::keeping_expiry`](crate::store::ChangeSet::keeping_expiry)),
+    /// which lets PostgreSQL update the row in place (a heap-only update: the
+    /// expiry index is not touched) and SQLite leave the index's page alone,
+    /// where moving an indexed expiry on every write of a busy session
+    /// writes the index on every write. An expiry that would move
+    /// back (a shorter window, as when a remembered session is forgotten)
+    /// always moves.
+    pub(crate) fn write_keeps(&self, expires_at: OffsetDateTime, next: OffsetDateTime) -> bool {
+        next >= expires_at && next - expires_at < self.extend_after
+    }
+
     /// The cookie's `Max-Age`, if it is persistent: the inactivity timeout,
     /// capped at what is left of the absolute lifetime and at 400 days.
     pub(crate) fn cookie_max_age(
@@ -193,6 +210,25 @@ mod tests {
         let at = |h| now + Duration::hours(h);
         assert!(!expiry.due_for_extension(fresh, at(1), expiry.next(at(1), None)));
         assert!(expiry.due_for_extension(fresh, at(7), expiry.next(at(7), None)));
+    }
+
+    #[test]
+    fn a_write_moves_the_expiry_once_extend_after_has_passed_or_to_shorten_it() {
+        let expiry = Expiry::default();
+        let now = OffsetDateTime::now_utc();
+        let stored = expiry.next(now, None);
+        let at = |h| expiry.next(now + Duration::hours(h), None);
+        assert!(expiry.write_keeps(stored, at(0)));
+        assert!(expiry.write_keeps(stored, at(5)));
+        assert!(!expiry.write_keeps(stored, at(6)));
+        // A remembered session forgotten: its 30-day expiry comes back to
+        // the 24-hour window at once.
+        assert!(!expiry.write_keeps(now + Duration::days(30), at(0)));
+        let always = Expiry {
+            extend_after: Duration::ZERO,
+            ..Expiry::default()
+        };
+        assert!(!always.write_keeps(stored, always.next(now + Duration::milliseconds(1), None)));
     }
 
     #[test]

@@ -275,11 +275,16 @@ impl SessionLayerBuilder {
         self
     }
 
-    /// How much of the inactivity window must pass before a request that
-    /// changes nothing moves the expiry forward (default a quarter of the
-    /// timeout). Until then such a request costs no store write; after it,
-    /// one TTL-only touch (no data written) moves the expiry, and a
-    /// persistent cookie is re-issued with it. Zero touches on every request.
+    /// How much of the inactivity window must pass before a request moves
+    /// the expiry forward (default a quarter of the timeout). Until then a
+    /// request that changes nothing costs no store write, and one that
+    /// writes leaves the stored expiry where it is (on PostgreSQL that keeps
+    /// a busy session's updates off the expiry index); after it, a request
+    /// that changes nothing moves the expiry with one TTL-only touch (no
+    /// data written), one that writes moves it with its write, and a
+    /// persistent cookie is re-issued with it. A session thus never has
+    /// less than the timeout minus this left after a request. Zero moves the
+    /// expiry on every request.
     ///
     /// ```
     /// use std::time::Duration;

@@ -301,14 +301,22 @@ impl RequestSession {
             return self.create_step(ending.changes, now).await;
         };
         let expiry = &*self.expiry();
-        let changes = &ending.changes;
+        let mut changes = ending.changes;
         // A cookie under an older key, or `rolling`, re-issues the cookie
         // whatever else happens; moving the expiry re-issues a persistent
         // one, whose `Max-Age` follows it.
         let mut reissue = loaded.stale_key || expiry.rolling;
+        let moves = if changes.is_empty() {
+            expiry.due_for_extension(ending.expires_at, now, changes.expires_at())
+        } else {
+            !expiry.write_keeps(ending.expires_at, changes.expires_at())
+        };
         let outcome = if !changes.is_empty() {
-            Some(self.shared.store.save(&loaded.key, changes).await?)
-        } else if expiry.due_for_extension(ending.expires_at, now, changes.expires_at()) {
+            if !moves {
+                changes.keep_expiry(ending.expires_at);
+            }
+            Some(self.shared.store.save(&loaded.key, &changes).await?)
+        } else if moves {
             Some(
                 self.shared
                     .store
@@ -319,7 +327,7 @@ impl RequestSession {
             None
         };
         match outcome {
-            Some(WriteOutcome::Applied) => reissue |= expiry.persistent_cookie,
+            Some(WriteOutcome::Applied) => reissue |= moves && expiry.persistent_cookie,
             Some(_) => {
                 tracing::debug!(
                     key = ?loaded.key,

@@ -400,6 +400,7 @@ mod conformance {
         increments_apply_on_the_store_side,
         increments_saturate_at_the_bounds_of_i64,
         touch_moves_the_expiry_and_writes_no_data,
+        a_save_that_keeps_the_expiry_leaves_it_where_it_is,
         an_expired_session_never_loads,
         a_session_expires_on_the_server_after_its_time,
         regenerate_of_an_unknown_session_is_not_live,

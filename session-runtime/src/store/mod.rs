@@ -21,6 +21,9 @@
 //!    [`WriteOutcome::NotLive`] and writes nothing, so a slow request never
 //!    revives a dead session. Fields that are not in the change set are left
 //!    as they are, so two requests that change different fields both persist.
+//!    The save moves the expiry to [`ChangeSet::expires_at`], unless the
+//!    change set [keeps it](ChangeSet::keeping_expiry): then the stored
+//!    expiry stays as it is, whatever it is by then.
 //! 4. An [`Increment`] is applied on the store's side, against the value the
 //!    store holds at that moment (or the increment's `initial` value where the
 //!    field is absent), saturating at the bounds of `i64`: two overlapping
@@ -49,9 +52,9 @@
 //!    sessions by itself; optionally the per-user index,
 //!    [`user_sessions`](SessionStore::user_sessions) and
 //!    [`delete_user_sessions`](SessionStore::delete_user_sessions), whose
-//!    defaults answer [`StoreErrorKind::Unsupported`]: today only
-//!    `MemoryStore` has it (the Redis store answers `Unsupported` for now),
-//!    checked by `user_index_conformance_tests!`. A store that wraps another
+//!    defaults answer [`StoreErrorKind::Unsupported`]: every server store
+//!    of this crate has it (the cookie store cannot), checked by
+//!    `user_index_conformance_tests!`. A store that wraps another
 //!    (to count or log its calls) forwards
 //!    [`cookie_payload`](SessionStore::cookie_payload), so that a wrapped
 //!    [`CookieStore`] still keeps its sessions in the cookie.
@@ -202,7 +205,9 @@ impl Record {
             let next = inc.apply_to(self.get(&inc.key));
             self.put(&inc.key, next.to_string());
         }
-        self.expires_at = changes.expires_at;
+        if changes.moves_expiry() {
+            self.expires_at = changes.expires_at;
+        }
     }
 
     fn put(&mut self, key: &str, value: String) {
@@ -282,6 +287,7 @@ pub struct ChangeSet {
     remove: Vec<Cow<'static, str>>,
     increment: Vec<Increment>,
     expires_at: OffsetDateTime,
+    keeps_expiry: bool,
 }
 
 impl ChangeSet {
@@ -292,7 +298,41 @@ impl ChangeSet {
             remove: Vec::new(),
             increment: Vec::new(),
             expires_at,
+            keeps_expiry: false,
         }
+    }
+
+    /// Makes a save of these changes leave the stored expiry where it is:
+    /// the fields change, the expiry does not. `expires_at` is then the
+    /// expiry the session held when it was loaded, for a store that creates
+    /// a session from the change set.
+    ///
+    /// The layer sends this for a write that comes before `extend_after` of
+    /// the inactivity window has passed: the expiry would move by less
+    /// than the slack a read-only request already has, and leaving it lets a
+    /// store skip its expiry index (PostgreSQL then updates the row in
+    /// place; SQLite leaves the index's page alone) and never pulls back an
+    /// expiry that a concurrent request has just moved. A change set that
+    /// changes no field always moves the expiry: it is a touch.
+    ///
+    /// ```
+    /// use session_runtime::store::{ChangeSet, Record};
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let now = OffsetDateTime::now_utc();
+    /// let mut record = Record::new(vec![("v.n".into(), "1".into())], now + Duration::hours(3));
+    /// let changes = ChangeSet::new(now + Duration::hours(1))
+    ///     .increment("v.n", 1, 0)
+    ///     .keeping_expiry();
+    /// assert!(!changes.moves_expiry());
+    /// record.apply(&changes);
+    /// assert_eq!(record.get("v.n"), Some("2"));
+    /// assert_eq!(record.expires_at(), now + Duration::hours(3));
+    /// assert!(ChangeSet::new(now).keeping_expiry().moves_expiry());
+    /// ```
+    pub fn keeping_expiry(mut self) -> Self {
+        self.keeps_expiry = true;
+        self
     }
 
     /// Adds a field to set to this JSON text.
@@ -359,6 +399,13 @@ impl ChangeSet {
         self.expires_at = expires_at;
     }
 
+    /// Leaves the stored expiry as it is (see
+    /// [`keeping_expiry`](Self::keeping_expiry)), which is `expires_at`.
+    pub(crate) fn keep_expiry(&mut self, expires_at: OffsetDateTime) {
+        self.expires_at = expires_at;
+        self.keeps_expiry = true;
+    }
+
     /// A later change to a key replaces an earlier one.
     fn forget(&mut self, key: &str) {
         self.set.retain(|(k, _)| k != key);
@@ -381,9 +428,19 @@ impl ChangeSet {
         self.increment.iter()
     }
 
-    /// The session's new expiry.
+    /// The session's new expiry, or, when the change set does not
+    /// [move it](Self::moves_expiry), the expiry the session held when it
+    /// was loaded.
     pub fn expires_at(&self) -> OffsetDateTime {
         self.expires_at
+    }
+
+    /// Whether a save moves the stored expiry to
+    /// [`expires_at`](Self::expires_at); `false` after
+    /// [`keeping_expiry`](Self::keeping_expiry) on a change set that changes
+    /// a field, when the save leaves the expiry the store holds.
+    pub fn moves_expiry(&self) -> bool {
+        !self.keeps_expiry || self.is_empty()
     }
 
     /// Whether no field changes (the expiry may still move).
@@ -421,6 +478,7 @@ impl fmt::Debug for ChangeSet {
                     .collect::<Vec<_>>(),
             )
             .field("expires_at", &self.expires_at)
+            .field("moves_expiry", &self.moves_expiry())
             .finish()
     }
 }
@@ -531,7 +589,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
                 return Ok(WriteOutcome::NotLive);
             };
             record.apply(changes);
-            let mut moved = ChangeSet::new(changes.expires_at());
+            let mut moved = ChangeSet::new(record.expires_at());
             for (name, value) in record.fields() {
                 moved.push_set(Cow::Owned(name.to_owned()), value.to_owned());
             }

@@ -34,6 +34,7 @@ macro_rules! store_conformance_tests {
             concurrent_saves_of_different_fields_all_persist,
             concurrent_increments_are_never_lost,
             touch_moves_the_expiry_and_writes_no_data,
+            a_save_that_keeps_the_expiry_leaves_it_where_it_is,
             an_expired_session_never_loads,
             a_session_expires_on_the_server_after_its_time,
             regenerate_moves_the_data_and_kills_the_old_key,
@@ -373,6 +374,34 @@ pub async fn touch_moves_the_expiry_and_writes_no_data<S: SessionStore>(store: &
     let record = load(store, &key).await.expect("live");
     assert_eq!(sorted(&record), pairs(&[("a.x", "1")]));
     assert_close(record.expires_at(), later);
+}
+
+/// A save of a change set made with `keeping_expiry` changes the fields and
+/// leaves the stored expiry, even one that moved after the session was
+/// loaded: the write does not pull back what a concurrent touch extended.
+pub async fn a_save_that_keeps_the_expiry_leaves_it_where_it_is<S: SessionStore>(store: &S) {
+    let loaded_expiry = in_an_hour();
+    let key = created(
+        store,
+        ChangeSet::new(loaded_expiry)
+            .set("a.x", "1")
+            .set("a.n", "1"),
+    )
+    .await;
+    let later = in_an_hour() + Duration::hours(5);
+    assert_eq!(ok(store.touch(&key, later).await), WriteOutcome::Applied);
+    let kept = ChangeSet::new(loaded_expiry)
+        .set("a.x", "2")
+        .increment("a.n", 1, 0)
+        .keeping_expiry();
+    assert_eq!(ok(store.save(&key, &kept).await), WriteOutcome::Applied);
+    let record = load(store, &key).await.expect("live");
+    assert_eq!(sorted(&record), pairs(&[("a.n", "2"), ("a.x", "2")]));
+    assert_close(record.expires_at(), later);
+    // It still writes only to a live session.
+    ok(store.delete(&key).await);
+    assert_eq!(ok(store.save(&key, &kept).await), WriteOutcome::NotLive);
+    assert!(load(store, &key).await.is_none());
 }
 
 /// Rule 1: a session whose expiry has passed never loads, and cannot be

@@ -110,7 +110,9 @@ impl Entry {
         // `into_boxed_slice` drops spare capacity: entries live long and
         // are many.
         self.fields = fields.into_boxed_slice();
-        self.set_expires_ms(unix_millis(changes.expires_at()));
+        if changes.moves_expiry() {
+            self.set_expires_ms(unix_millis(changes.expires_at()));
+        }
     }
 
     #[cfg(test)]

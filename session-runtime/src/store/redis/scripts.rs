@@ -12,14 +12,19 @@ use redis::Script;
 
 use time::OffsetDateTime;
 
-use crate::store::ChangeSet;
+use crate::store::{ChangeSet, USER_FIELD};
 
 /// Lua shared by the write scripts: the `i64` rule of `Increment::apply_to`
 /// and applying a change set laid out in `ARGV` as
 /// `"ttl_ms n_sets n_removals n_increments", (field, json)*, field*,
 /// (field, "delta" | "delta,initial")*` (an `initial` of 0 is left out), the
-/// expiry set with `PEXPIRE`.
+/// expiry set with `PEXPIRE`, or left as it is when `ttl_ms` is `-1`
+/// ([`KEEP_TTL`]).
 const LUA_APPLY: &str = include_str!("scripts/apply.lua");
+
+/// The `ttl_ms` of a change set that keeps the expiry: never a real TTL,
+/// which is at least 0.
+const KEEP_TTL: i64 = -1;
 
 /// Load: `KEYS[1]`. Answers `false` (no such key) or
 /// `{field, value, ..., pttl}`: the fields and the remaining time together,
@@ -100,10 +105,20 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 });
 
 /// Adds a change set to a script call, in the layout `LUA_APPLY` reads.
+///
+/// A change set that keeps the expiry sends [`KEEP_TTL`], unless it binds or
+/// unbinds the session: the index guard then weighs the expiry it sends.
 pub(super) fn push_changes(invocation: &mut redis::ScriptInvocation<'_>, changes: &ChangeSet) {
+    let binds = changes.sets().any(|(name, _)| name == USER_FIELD)
+        || changes.removals().any(|name| name == USER_FIELD);
+    let ttl = if changes.moves_expiry() || binds {
+        ttl_millis(changes.expires_at())
+    } else {
+        KEEP_TTL
+    };
     invocation.arg(format!(
         "{} {} {} {}",
-        ttl_millis(changes.expires_at()),
+        ttl,
         changes.sets().len(),
         changes.removals().len(),
         changes.increments().len()

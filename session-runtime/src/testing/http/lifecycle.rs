@@ -273,6 +273,41 @@ pub async fn the_handle_reads_the_stored_expiry_after_a_change<S: SessionStore>(
     );
 }
 
+/// A write before `extend_after` has passed keeps the stored expiry (the
+/// store is sent the expiry it holds: no expiry index to rewrite on every
+/// write of a busy session); one after it moves the expiry with the write.
+pub async fn a_write_moves_the_stored_expiry_once_extend_after_has_passed<S: SessionStore>(
+    store: S,
+) {
+    let app = TestApp::with(store, |b| {
+        b.inactivity_timeout(StdDuration::from_secs(3))
+            .extend_after(StdDuration::from_millis(1000))
+    })
+    .await;
+    let visitor = Visitor::new();
+    let stored = |body: String| -> i64 { body.parse().expect("Unix seconds") };
+    assert_eq!(visitor.post(&app, "/visit-expiry", &[]).await.body, "none");
+    let first = stored(visitor.post(&app, "/visit-expiry", &[]).await.body);
+    // That write came within `extend_after` of the creation: kept.
+    assert_eq!(
+        stored(visitor.post(&app, "/visit-expiry", &[]).await.body),
+        first
+    );
+    sleep(1.3).await;
+    // This write finds the expiry kept, and moves it by 1.3 s.
+    assert_eq!(
+        stored(visitor.post(&app, "/visit-expiry", &[]).await.body),
+        first
+    );
+    let moved = stored(visitor.post(&app, "/visit-expiry", &[]).await.body);
+    assert!(
+        (first + 1..=first + 2).contains(&moved),
+        "{first} then {moved}"
+    );
+    // Every write counted (`/read`: name, visits, items, new).
+    assert_eq!(visitor.get(&app, "/read").await.body, " 5 0 false");
+}
+
 /// The absolute lifetime ends a session however busy it is.
 pub async fn the_absolute_lifetime_ends_a_busy_session<S: SessionStore>(store: S) {
     let app = TestApp::with(store, |b| {

@@ -111,6 +111,7 @@ macro_rules! store_http_tests {
             an_idle_session_ends_on_the_server,
             a_read_only_request_slides_the_expiry_once_extend_after_has_passed,
             the_handle_reads_the_stored_expiry_after_a_change,
+            a_write_moves_the_stored_expiry_once_extend_after_has_passed,
             the_absolute_lifetime_ends_a_busy_session,
             concurrent_changes_to_different_fields_both_persist,
             a_slow_write_racing_a_logout_does_not_revive_the_session,

@@ -2,7 +2,8 @@
 -- and applying a change set laid out in `ARGV` as
 -- `"ttl_ms n_sets n_removals n_increments", (field, json)*, field*,
 -- (field, "delta" | "delta,initial")*` (an `initial` of 0 is left out).
--- `ttl_ms` is the time left, relative: Redis's own clock starts it.
+-- `ttl_ms` is the time left, relative: Redis's own clock starts it; `-1`
+-- leaves the key's expiry as it is.
 local MAX, MIN = '9223372036854775807', '-9223372036854775808'
 
 local function trim(s)
@@ -93,20 +94,28 @@ local function apply(k)
     i = i + 2
   end
   if nr > 0 and redis.call('HLEN', k) == 0 then redis.call('HSET', k, '', '') end
-  redis.call('PEXPIRE', k, ttl)
+  if ttl ~= '-1' then redis.call('PEXPIRE', k, ttl) end
+end
+
+-- Whether the change set in `ARGV` sets or removes `@user`, and the user
+-- (its JSON text) it leaves: the one it sets, or false.
+local function user_change()
+  local ns, nr = string.match(ARGV[1], '^%-?%d+ (%d+) (%d+)')
+  ns, nr = tonumber(ns), tonumber(nr)
+  for i = 2, 2 * ns, 2 do
+    if ARGV[i] == '@user' then return true, ARGV[i + 1] end
+  end
+  for i = 2 + 2 * ns, 1 + 2 * ns + nr do
+    if ARGV[i] == '@user' then return true, false end
+  end
+  return false, false
 end
 
 -- The user (its JSON text) the session under `k` is bound to once the
 -- change set in `ARGV` applies, or false: the change set's own `@user`
 -- when it sets or removes it, else what the session holds.
 local function user_after(k)
-  local ns, nr = string.match(ARGV[1], '^%-?%d+ (%d+) (%d+)')
-  ns, nr = tonumber(ns), tonumber(nr)
-  for i = 2, 2 * ns, 2 do
-    if ARGV[i] == '@user' then return ARGV[i + 1] end
-  end
-  for i = 2 + 2 * ns, 1 + 2 * ns + nr do
-    if ARGV[i] == '@user' then return false end
-  end
+  local changed, user = user_change()
+  if changed then return user end
   return redis.call('HGET', k, '@user')
 end

@@ -311,9 +311,10 @@ impl MySqlStore {
                 Arg::Key(bytes) => query.bind(bytes),
             };
         }
-        let query = query
-            .bind(utc_datetime(changes.expires_at()))
-            .bind(&key.as_bytes()[..]);
+        if changes.moves_expiry() {
+            query = query.bind(utc_datetime(changes.expires_at()));
+        }
+        let query = query.bind(&key.as_bytes()[..]);
         match tokio::time::timeout(self.inner.timeout, query.execute(&self.inner.pool)).await {
             Ok(result) => Ok(result.map(|done| done.rows_affected())),
             Err(elapsed) => Err(StoreError::timeout(
@@ -678,5 +679,12 @@ mod tests {
             !sql.contains('\\'),
             "no backslash for NO_BACKSLASH_ESCAPES to change"
         );
+        let kept = ChangeSet::new(expiry).set("a.x", "1").keeping_expiry();
+        let (sql, args) = save_statement(&table, &kept, None);
+        assert_eq!(
+            sql,
+            "UPDATE `sessions` SET fields = JSON_MERGE_PATCH(fields, ?) WHERE id = ? AND expires_at > UTC_TIMESTAMP(6)"
+        );
+        assert_eq!(args.len(), 1);
     }
 }

@@ -127,7 +127,10 @@ pub(super) enum Arg<'a> {
 }
 
 /// The save's `UPDATE` and its parameters before the last two (the expiry
-/// and the key). With `new_key`, it also moves the row to that key.
+/// and the key), or before the last one (the key) when the change set keeps
+/// the expiry (see [`ChangeSet::moves_expiry`]): the statement then leaves
+/// `expires_at` out of its `SET`. With `new_key`, it also moves the row to
+/// that key.
 pub(super) fn save_statement<'a>(
     table: &str,
     changes: &'a ChangeSet,
@@ -168,7 +171,14 @@ pub(super) fn save_statement<'a>(
         }
         sql.push_str("), ");
     }
-    sql.push_str("expires_at = ? WHERE id = ? AND expires_at > UTC_TIMESTAMP(6)");
+    if changes.moves_expiry() {
+        sql.push_str("expires_at = ? WHERE id = ? AND expires_at > UTC_TIMESTAMP(6)");
+    } else {
+        // Something is set (a change set that keeps the expiry changes a
+        // field): drop the separator after it.
+        sql.truncate(sql.len() - 2);
+        sql.push_str(" WHERE id = ? AND expires_at > UTC_TIMESTAMP(6)");
+    }
     (sql, args)
 }
 

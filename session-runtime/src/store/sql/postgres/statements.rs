@@ -100,17 +100,22 @@ pub(super) fn integer_pattern() -> String {
 }
 
 /// The save's `UPDATE` and its parameters after `$1` (the key) and `$2`
-/// (the expiry). With `new_key`, it also moves the row to that key.
+/// (the expiry), or after `$1` alone when the change set keeps the expiry
+/// (see [`ChangeSet::moves_expiry`]): the statement then leaves
+/// `expires_at` out of its `SET`. With `new_key`, it also moves the row to
+/// that key.
 pub(super) fn save_statement<'a>(
     table: &str,
     changes: &'a ChangeSet,
     new_key: Option<&'a SessionKey>,
 ) -> (String, Vec<Arg<'a>>) {
+    let moves = changes.moves_expiry();
+    let first = if moves { 2 } else { 1 };
     let mut sql = format!("UPDATE {table} SET ");
     let mut args = Vec::new();
     let param = |args: &mut Vec<Arg<'a>>, arg: Arg<'a>| {
         args.push(arg);
-        args.len() + 2
+        args.len() + first
     };
     if let Some(new) = new_key {
         let n = param(&mut args, Arg::Key(new.as_bytes()));
@@ -151,6 +156,13 @@ pub(super) fn save_statement<'a>(
         }
         let _ = write!(sql, "fields = {fields}, ");
     }
-    sql.push_str("expires_at = $2 WHERE id = $1 AND expires_at > now()");
+    if moves {
+        sql.push_str("expires_at = $2 WHERE id = $1 AND expires_at > now()");
+    } else {
+        // Something is set (a change set that keeps the expiry changes a
+        // field): drop the separator after it.
+        sql.truncate(sql.len() - 2);
+        sql.push_str(" WHERE id = $1 AND expires_at > now()");
+    }
     (sql, args)
 }

@@ -123,17 +123,23 @@ pub(super) fn saturating_add(a: &str, d: usize) -> String {
 }
 
 /// The save's `UPDATE`: `?1` the key, `?2` the expiry, `?3` now, then the
-/// parameters returned. With `new_key`, it also moves the row to that key.
+/// parameters returned; or, when the change set keeps the expiry (see
+/// [`ChangeSet::moves_expiry`]), `?1` the key, `?2` now, then the
+/// parameters: the statement leaves `expires_at` out of its `SET`, so
+/// SQLite does not rewrite the expiry index. With `new_key`, it also moves
+/// the row to that key.
 pub(super) fn save_statement<'a>(
     table: &str,
     changes: &'a ChangeSet,
     new_key: Option<&'a SessionKey>,
 ) -> (String, Vec<Arg<'a>>) {
+    let moves = changes.moves_expiry();
+    let first = if moves { 3 } else { 2 };
     let mut sql = format!("UPDATE {table} SET ");
     let mut args = Vec::new();
     let param = |args: &mut Vec<Arg<'a>>, arg: Arg<'a>| {
         args.push(arg);
-        args.len() + 3
+        args.len() + first
     };
     if let Some(new) = new_key {
         let n = param(&mut args, Arg::Key(new.as_bytes()));
@@ -161,6 +167,13 @@ pub(super) fn save_statement<'a>(
         }
         let _ = write!(sql, "fields = {fields}, ");
     }
-    sql.push_str("expires_at = ?2 WHERE id = ?1 AND expires_at > ?3");
+    if moves {
+        sql.push_str("expires_at = ?2 WHERE id = ?1 AND expires_at > ?3");
+    } else {
+        // Something is set (a change set that keeps the expiry changes a
+        // field, or a new key): drop the separator after it.
+        sql.truncate(sql.len() - 2);
+        sql.push_str(" WHERE id = ?1 AND expires_at > ?2");
+    }
     (sql, args)
 }
