@@ -56,6 +56,54 @@ async fn a_row_is_the_digest_a_json_text_of_json_texts_and_unix_milliseconds() {
     h.close().await;
 }
 
+/// Schema step 3: the per-user index holds bound sessions only, so the
+/// save of an unbound session never writes it, and the listing still finds
+/// its sessions through it.
+#[tokio::test]
+async fn the_user_index_holds_bound_sessions_only_and_serves_the_listing() {
+    let Some(h) = Lite::open().await else { return };
+    let pool = h.store.pool();
+    let (name, sql): (String, String) = sqlx::query_as(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
+         AND tbl_name = 'sessions' AND sql LIKE '%user_key%'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("the user index");
+    assert!(sql.ends_with("WHERE user_key IS NOT NULL"), "{sql}");
+    let bound = ChangeSet::new(in_an_hour())
+        .set(session_kit::store::USER_FIELD, "\"ada\"")
+        .set("auth.name", "\"ada\"");
+    let unbound = ChangeSet::new(in_an_hour()).set("visits.n", "1");
+    let (a, b) = (key(), key());
+    h.store.create(&a, &bound).await.expect("create");
+    h.store.create(&b, &unbound).await.expect("create");
+    let entries: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM sessions INDEXED BY \"{name}\" WHERE user_key IS NOT NULL"
+    ))
+    .fetch_one(pool)
+    .await
+    .expect("the index's entries");
+    assert_eq!(entries, 1, "the unbound session is not in the index");
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT id, fields, expires_at FROM sessions \
+         WHERE user_key = ?1 AND expires_at > ?2",
+    )
+    .bind("\"ada\"")
+    .bind(0_i64)
+    .fetch_all(pool)
+    .await
+    .expect("the plan");
+    assert!(
+        plan.iter().any(|(.., detail)| detail.contains(&name)),
+        "{plan:?}"
+    );
+    let listed = h.store.user_sessions("ada").await.expect("listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, a);
+    h.close().await;
+}
+
 #[tokio::test]
 async fn connect_creates_the_file_in_wal_mode_with_a_busy_timeout() {
     let dir = std::env::temp_dir().join(sql_common::unique_name());

@@ -575,6 +575,8 @@ mod tests {
             "735fed093ae215e78ee64c249eaced04a345a550139a73e98a16f9f39932356b",
             // Step 2: the per-user index.
             "ad311cff170cd440f90ba8e695d0d09beeac627dfab42e6150e17b39a7da463d",
+            // Step 3: the per-user index holds bound sessions only.
+            "53c7c6a9f47f0a3ce2c8b9f10df488724c6a709583db1aaa8513083ae8ae082e",
         ];
         let actual: Vec<String> = STEPS.iter().map(super::super::step_digest).collect();
         assert_eq!(actual, pinned);
