@@ -11,6 +11,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod lifecycle_app;
+// The outage app serves the Redis and SQL outage tests only.
+#[cfg(any(
+    feature = "redis",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "sqlite"
+))]
 mod outage_app;
 #[cfg(feature = "redis")]
 mod redis_support;

@@ -7,6 +7,7 @@
 //! PostgreSQL and MySQL as in `sql_common`; each test works in a schema or
 //! database of its own, dropped after.
 
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use crate::common;
 use crate::examples_process::example;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]

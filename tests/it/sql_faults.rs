@@ -8,6 +8,7 @@
 //! The cut-offs go through a TCP proxy the test runs on a loopback port,
 //! in front of the real server. Servers as in `sql_common`.
 
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use crate::common;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use crate::sql_common;
