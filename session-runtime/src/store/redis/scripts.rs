@@ -12,6 +12,7 @@ use redis::Script;
 
 use time::OffsetDateTime;
 
+use super::users::bound_in;
 use crate::store::{ChangeSet, USER_FIELD};
 
 /// Lua shared by the write scripts: the `i64` rule of `Increment::apply_to`
@@ -109,8 +110,8 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 /// A change set that keeps the expiry sends [`KEEP_TTL`], unless it binds or
 /// unbinds the session: the index guard then weighs the expiry it sends.
 pub(super) fn push_changes(invocation: &mut redis::ScriptInvocation<'_>, changes: &ChangeSet) {
-    let binds = changes.sets().any(|(name, _)| name == USER_FIELD)
-        || changes.removals().any(|name| name == USER_FIELD);
+    let binds =
+        bound_in(changes.sets()).is_some() || changes.removals().any(|name| name == USER_FIELD);
     let ttl = if changes.moves_expiry() || binds {
         ttl_millis(changes.expires_at())
     } else {

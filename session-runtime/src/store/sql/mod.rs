@@ -333,6 +333,23 @@ pub(crate) fn merge_patch(changes: &ChangeSet) -> Option<String> {
     Some(out)
 }
 
+/// Ends a save's `UPDATE ... SET`, whose assignments so far each end in
+/// `", "`: with `expiry` (as `"expires_at = $2"`) as the last assignment
+/// when the change set moves the expiry, else with the separator dropped,
+/// then ` WHERE {live}`. A change set that keeps the expiry changes a
+/// field, so there is always an assignment before it.
+pub(crate) fn end_save(sql: &mut String, changes: &ChangeSet, expiry: &str, live: &str) {
+    if changes.moves_expiry() {
+        sql.push_str(expiry);
+    } else {
+        if let Some(kept) = sql.strip_suffix(", ").map(str::len) {
+            sql.truncate(kept);
+        }
+    }
+    sql.push_str(" WHERE ");
+    sql.push_str(live);
+}
+
 /// The fields of a `fields` document, or why it is not one.
 pub(crate) fn decode_fields(text: &str) -> Result<Vec<(String, String)>, serde_json::Error> {
     serde_json::from_str::<Fields>(text).map(|fields| fields.0)

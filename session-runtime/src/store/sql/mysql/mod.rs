@@ -72,8 +72,9 @@ use sqlx::{Connection as _, Row as _};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{
-    corrupt_row, decode_fields, fields_document, is_unique_violation, key_of_row, merge_patch,
-    pending, render, timed, user_json, Settings, Step, Sweeper, Table, Undecodable, WHITESPACE,
+    corrupt_row, decode_fields, end_save, fields_document, is_unique_violation, key_of_row,
+    merge_patch, pending, render, timed, user_json, Settings, Step, Sweeper, Table, Undecodable,
+    WHITESPACE,
 };
 use crate::store::{
     ChangeSet, Record, SessionKey, SessionStore, StoreConfigError, StoreError, StoreErrorKind,

@@ -171,14 +171,12 @@ pub(super) fn save_statement<'a>(
         }
         sql.push_str("), ");
     }
-    if changes.moves_expiry() {
-        sql.push_str("expires_at = ? WHERE id = ? AND expires_at > UTC_TIMESTAMP(6)");
-    } else {
-        // Something is set (a change set that keeps the expiry changes a
-        // field): drop the separator after it.
-        sql.truncate(sql.len() - 2);
-        sql.push_str(" WHERE id = ? AND expires_at > UTC_TIMESTAMP(6)");
-    }
+    end_save(
+        &mut sql,
+        changes,
+        "expires_at = ?",
+        "id = ? AND expires_at > UTC_TIMESTAMP(6)",
+    );
     (sql, args)
 }
 

@@ -156,13 +156,11 @@ pub(super) fn save_statement<'a>(
         }
         let _ = write!(sql, "fields = {fields}, ");
     }
-    if moves {
-        sql.push_str("expires_at = $2 WHERE id = $1 AND expires_at > now()");
-    } else {
-        // Something is set (a change set that keeps the expiry changes a
-        // field): drop the separator after it.
-        sql.truncate(sql.len() - 2);
-        sql.push_str(" WHERE id = $1 AND expires_at > now()");
-    }
+    end_save(
+        &mut sql,
+        changes,
+        "expires_at = $2",
+        "id = $1 AND expires_at > now()",
+    );
     (sql, args)
 }
