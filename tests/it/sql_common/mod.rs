@@ -169,6 +169,7 @@ macro_rules! sql_store_tests {
     ($harness:ty) => {
         $crate::sql_common::sql_store_tests!(@each $harness,
             field_names_with_dots_dashes_and_quotes_are_one_key_each,
+            a_counter_under_an_odd_name_adds_to_the_value_it_holds,
             a_session_over_64_kib_is_stored_whole,
             an_expiry_past_2038_is_kept,
             the_sweep_deletes_expired_rows_in_bounded_batches_and_spares_live_ones,
@@ -255,6 +256,40 @@ pub(crate) async fn field_names_with_dots_dashes_and_quotes_are_one_key_each<H: 
         assert_eq!(record.get(name).map(str::to_owned), expected, "{name:?}");
     }
     assert_eq!(record.len(), 2 + ODD_NAMES.len() - ODD_NAMES.len() / 3);
+    h.close().await;
+}
+
+pub(crate) async fn a_counter_under_an_odd_name_adds_to_the_value_it_holds<H: Harness>() {
+    let Some(h) = H::open().await else { return };
+    let store = h.store();
+    let key = key();
+    // Each name holds an integer, and a near miss of it holds another, so
+    // an increment that read the wrong key (or none) shows.
+    let mut created = ChangeSet::new(in_an_hour());
+    for (i, name) in ODD_NAMES.iter().enumerate() {
+        created = created
+            .set(*name, (10 * i).to_string())
+            .set(format!("{name}x"), "1000");
+    }
+    assert_eq!(
+        store.create(&key, &created).await.expect("create"),
+        WriteOutcome::Applied
+    );
+    let mut bump = ChangeSet::new(in_an_hour());
+    for name in ODD_NAMES {
+        bump = bump.increment(*name, 5, 100);
+    }
+    assert_eq!(
+        store.save(&key, &bump).await.expect("save"),
+        WriteOutcome::Applied
+    );
+    let record = store.load(&key).await.expect("load").expect("live");
+    for (i, name) in ODD_NAMES.iter().enumerate() {
+        let expected = (10 * i + 5).to_string();
+        assert_eq!(record.get(name), Some(expected.as_str()), "{name:?}");
+        assert_eq!(record.get(&format!("{name}x")), Some("1000"), "{name:?}x");
+    }
+    assert_eq!(record.len(), 2 * ODD_NAMES.len());
     h.close().await;
 }
 

@@ -39,11 +39,13 @@
 //! written to the WAL per save.
 //!
 //! The patch is a JSON merge patch bound as one parameter. An increment
-//! finds the stored value with `json_each` (the name is compared as a bound
-//! value, never parsed as a path), trims the white space of Rust's
-//! `str::trim`, checks sign and digits and the bounds of `i64` on the text,
-//! and adds with explicit saturation (SQLite turns an overflowing sum into
-//! a float otherwise).
+//! reads the stored value with `json_extract` at a JSON path bound as a
+//! parameter (`$."name"`, never spliced into the statement; a name no
+//! quoted path can hold, one with a `"`, a `\` or a control character,
+//! is found with `json_each`, compared as a bound value), trims the white
+//! space of Rust's `str::trim`, checks sign and digits and the bounds of
+//! `i64` on the text, and adds with explicit saturation (SQLite turns an
+//! overflowing sum into a float otherwise).
 //!
 //! # Done right
 //!
@@ -596,6 +598,19 @@ mod tests {
     }
 
     #[test]
+    fn a_json_path_is_given_only_to_names_it_reads_back_exactly() {
+        assert_eq!(json_path("a.n").as_deref(), Some("$.\"a.n\""));
+        assert_eq!(json_path("a-b.c d").as_deref(), Some("$.\"a-b.c d\""));
+        assert_eq!(
+            json_path("ns.caf\u{e9}").as_deref(),
+            Some("$.\"ns.caf\u{e9}\"")
+        );
+        for name in ["a.\"n", "a.\\n", "a.\u{1}", "a.\n"] {
+            assert_eq!(json_path(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
     fn a_save_names_only_what_changed() {
         let table = Table::parse("sessions", false).unwrap().quoted(QUOTE);
         let expiry = OffsetDateTime::UNIX_EPOCH;
@@ -612,11 +627,24 @@ mod tests {
             .increment("a.n", 1, 0);
         let (sql, args) = save_statement(&table, &all, None);
         assert!(sql.starts_with("UPDATE \"sessions\" SET fields = json_patch(json_patch(fields, ?4), json_object(?5, "), "{sql}");
-        assert_eq!(args.len(), 4);
+        assert_eq!(args.len(), 5);
+        assert!(
+            matches!(&args[4], Arg::Owned(path) if path == "$.\"a.n\""),
+            "the counter's path is bound"
+        );
+        assert!(
+            sql.contains("json_extract(\"sessions\".fields, ?8)"),
+            "{sql}"
+        );
         assert!(
             !sql.contains("a.x") && !sql.contains("a.n"),
             "names are bound, never spliced"
         );
+        // A name no quoted path can hold is found by comparing keys.
+        let quoted = ChangeSet::new(expiry).increment("a.\"n\"", 1, 0);
+        let (sql, args) = save_statement(&table, &quoted, None);
+        assert_eq!(args.len(), 3);
+        assert!(sql.contains("json_each(\"sessions\".fields)"), "{sql}");
         let kept = ChangeSet::new(expiry).set("a.x", "1").keeping_expiry();
         let (sql, args) = save_statement(&table, &kept, None);
         assert_eq!(

@@ -104,35 +104,68 @@ pub(super) enum Arg<'a> {
     Key(&'a [u8]),
 }
 
-/// The increment of the counter named by `?k`, by `?d`, from `?i` where the
-/// stored text is not an `i64`: `Increment::apply_to` in SQL.
-pub(super) fn increment_sql(table: &str, k: usize, d: usize, i: usize) -> String {
-    let ws: String = WHITESPACE.iter().collect();
-    // `s`: the stored text, trimmed; `u`: its digits, after an optional
-    // sign; `z`: those digits without leading zeros.
-    let u = "(CASE WHEN substr(s, 1, 1) IN ('+', '-') THEN substr(s, 2) ELSE s END)";
-    let z = format!("ltrim({u}, '0')");
-    let base = format!(
-        "(CASE WHEN {u} <> '' AND {u} NOT GLOB '*[^0-9]*' AND (length({z}) < 19 OR (length({z}) = 19 \
-         AND {z} <= (CASE WHEN substr(s, 1, 1) = '-' THEN '9223372036854775808' \
-         ELSE '9223372036854775807' END))) THEN CAST(s AS INTEGER) ELSE ?{i} END)"
-    );
-    format!(
-        "CAST(COALESCE((SELECT {sum} FROM (SELECT CASE WHEN e.type IN ('text', 'integer') \
-         THEN trim(CAST(e.value AS TEXT), '{ws}') ELSE '' END AS s \
-         FROM json_each({table}.fields) AS e WHERE e.key = ?{k} LIMIT 1)), {start}) AS TEXT)",
-        sum = saturating_add(&base, d),
-        start = saturating_add(&format!("?{i}"), d),
-    )
+/// The JSON path that names `key` in a `fields` document, `$."key"`, where
+/// SQLite reads it back as exactly `key`: a quoted label ends at the next
+/// `"` (there is no escape for one) and a `\` or a control character is
+/// compared through JSON's escapes, so a name with any of them gets
+/// `None`, and its increment finds the value with `json_each` instead.
+pub(super) fn json_path(key: &str) -> Option<String> {
+    if key.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        return None;
+    }
+    Some(format!("$.\"{key}\""))
 }
 
-/// `a + ?d`, held within the bounds of `i64`.
-pub(super) fn saturating_add(a: &str, d: usize) -> String {
-    format!(
-        "(CASE WHEN ?{d} > 0 AND {a} > 9223372036854775807 - ?{d} THEN 9223372036854775807 \
-         WHEN ?{d} < 0 AND {a} < (-9223372036854775807 - 1) - ?{d} THEN (-9223372036854775807 - 1) \
-         ELSE {a} + ?{d} END)"
-    )
+/// The increment of the counter named by `?k`, by `?d`, from `?i` where the
+/// stored text is not an `i64`: `Increment::apply_to` in SQL. `path` is the
+/// parameter holding [`json_path`] of the name, where it has one.
+///
+/// The stored value is read once: with `json_type` and `json_extract` at
+/// the bound path (SQLite parses the document once per statement and
+/// shares the parse), or, for a name no path can hold, with `json_each`,
+/// comparing each key with the bound name. A canonical integer (what
+/// session-kit writes) is recognised by a round trip through `CAST`; any
+/// other text is checked for sign, digits and the bounds of `i64` on the
+/// text. The sum saturates with `min`/`max`: SQLite turns an `i64`
+/// overflow into a float, which lies past the bound it crossed.
+pub(super) fn increment_sql(
+    table: &str,
+    k: usize,
+    d: usize,
+    i: usize,
+    path: Option<usize>,
+) -> String {
+    let ws: String = WHITESPACE.iter().collect();
+    // `s`: the stored text, trimmed (empty where there is none); `u`: its
+    // digits, after an optional sign; `z`: those digits without leading
+    // zeros.
+    let u = "(CASE WHEN substr(s, 1, 1) IN ('+', '-') THEN substr(s, 2) ELSE s END)";
+    let z = format!("ltrim({u}, '0')");
+    let n = format!(
+        "(CASE WHEN CAST(CAST(s AS INTEGER) AS TEXT) = s OR ({u} <> '' \
+         AND {u} NOT GLOB '*[^0-9]*' AND (length({z}) < 19 OR (length({z}) = 19 \
+         AND {z} <= (CASE WHEN substr(s, 1, 1) = '-' THEN '9223372036854775808' \
+         ELSE '9223372036854775807' END)))) THEN CAST(s AS INTEGER) ELSE ?{i} END)"
+    );
+    let sum = format!("max(-9223372036854775807 - 1, min(9223372036854775807, {n} + ?{d}))");
+    let text = |ty: &str, value: &str| {
+        format!("CASE WHEN {ty} IN ('text', 'integer') THEN trim(CAST({value} AS TEXT), '{ws}') ELSE '' END")
+    };
+    let stored = match path {
+        Some(p) => format!(
+            "SELECT {} AS s",
+            text(
+                &format!("json_type({table}.fields, ?{p})"),
+                &format!("json_extract({table}.fields, ?{p})"),
+            )
+        ),
+        None => format!(
+            "SELECT COALESCE((SELECT {} FROM json_each({table}.fields) AS e \
+             WHERE e.key = ?{k} LIMIT 1), '') AS s",
+            text("e.type", "e.value")
+        ),
+    };
+    format!("CAST((SELECT {sum} FROM ({stored})) AS TEXT)")
 }
 
 /// The save's `UPDATE`: `?1` the key, `?2` the expiry, `?3` now, then the
@@ -170,10 +203,11 @@ pub(super) fn save_statement<'a>(
                 let k = param(&mut args, Arg::Text(&inc.key));
                 let d = param(&mut args, Arg::Int(inc.delta));
                 let init = param(&mut args, Arg::Int(inc.initial));
+                let path = json_path(&inc.key).map(|path| param(&mut args, Arg::Owned(path)));
                 if i > 0 {
                     object.push_str(", ");
                 }
-                let _ = write!(object, "?{k}, {}", increment_sql(table, k, d, init));
+                let _ = write!(object, "?{k}, {}", increment_sql(table, k, d, init, path));
             }
             object.push(')');
             fields = format!("json_patch({fields}, {object})");
