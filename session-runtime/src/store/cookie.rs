@@ -401,6 +401,7 @@ mod conformance {
         increments_saturate_at_the_bounds_of_i64,
         touch_moves_the_expiry_and_writes_no_data,
         a_save_that_keeps_the_expiry_leaves_it_where_it_is,
+        counters_alone_with_the_expiry_kept_apply_only_to_a_live_session,
         an_expired_session_never_loads,
         a_session_expires_on_the_server_after_its_time,
         regenerate_of_an_unknown_session_is_not_live,

@@ -35,6 +35,7 @@ macro_rules! store_conformance_tests {
             concurrent_increments_are_never_lost,
             touch_moves_the_expiry_and_writes_no_data,
             a_save_that_keeps_the_expiry_leaves_it_where_it_is,
+            counters_alone_with_the_expiry_kept_apply_only_to_a_live_session,
             an_expired_session_never_loads,
             a_session_expires_on_the_server_after_its_time,
             regenerate_moves_the_data_and_kills_the_old_key,
@@ -402,6 +403,60 @@ pub async fn a_save_that_keeps_the_expiry_leaves_it_where_it_is<S: SessionStore>
     ok(store.delete(&key).await);
     assert_eq!(ok(store.save(&key, &kept).await), WriteOutcome::NotLive);
     assert!(load(store, &key).await.is_none());
+}
+
+/// A change set of counters alone that keeps the expiry (what the layer
+/// sends for a request that only counts, before `extend_after`; a store may
+/// give it a path of its own) applies like any other: from the stored
+/// integer, canonical or not, saturating, from 0 where absent, leaving the
+/// other fields and the expiry, and only while the session is live.
+pub async fn counters_alone_with_the_expiry_kept_apply_only_to_a_live_session<S: SessionStore>(
+    store: &S,
+) {
+    let loaded_expiry = in_an_hour();
+    let session = created(
+        store,
+        ChangeSet::new(loaded_expiry)
+            .set("a.n", "5")
+            .set("a.t", " +7")
+            .set("a.hi", &*(i64::MAX - 1).to_string())
+            .set("a.x", "\"keep\""),
+    )
+    .await;
+    let later = in_an_hour() + Duration::hours(5);
+    assert_eq!(
+        ok(store.touch(&session, later).await),
+        WriteOutcome::Applied
+    );
+    let bump = ChangeSet::new(loaded_expiry)
+        .increment("a.n", 1, 0)
+        .increment("a.t", 1, 0)
+        .increment("a.hi", 5, 0)
+        .increment("a.new", 3, 0)
+        .keeping_expiry();
+    assert_eq!(ok(store.save(&session, &bump).await), WriteOutcome::Applied);
+    let record = load(store, &session).await.expect("live");
+    let max = i64::MAX.to_string();
+    assert_eq!(
+        sorted(&record),
+        pairs(&[
+            ("a.hi", max.as_str()),
+            ("a.n", "6"),
+            ("a.new", "3"),
+            ("a.t", "8"),
+            ("a.x", "\"keep\""),
+        ])
+    );
+    assert_close(record.expires_at(), later);
+    ok(store.delete(&session).await);
+    assert_eq!(ok(store.save(&session, &bump).await), WriteOutcome::NotLive);
+    assert!(
+        load(store, &session).await.is_none(),
+        "a late count revives nothing"
+    );
+    let unknown = key();
+    assert_eq!(ok(store.save(&unknown, &bump).await), WriteOutcome::NotLive);
+    assert!(load(store, &unknown).await.is_none());
 }
 
 /// Rule 1: a session whose expiry has passed never loads, and cannot be

@@ -56,6 +56,19 @@ pub(super) fn pairs(values: Vec<Value>) -> Result<RawFields, StoreError> {
     Ok(fields)
 }
 
+/// Reads an `HGETALL` reply as bytes: a flat `field, value, ...` array
+/// (RESP2) or a map (RESP3, for a connection that asked for it).
+pub(super) fn hash_pairs(reply: Value) -> Result<RawFields, StoreError> {
+    match reply {
+        Value::Array(values) => pairs(values),
+        Value::Map(entries) => pairs(entries.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        Value::Nil => Ok(Vec::new()),
+        _ => Err(StoreError::msg(
+            "Redis answered a load in an unexpected shape",
+        )),
+    }
+}
+
 /// Reads `{digest, pttl, field, value, ...}`: `None` for a key with no
 /// expiry, which is not a session of ours, as [`record`] says.
 pub(super) fn parse_snapshot(values: Vec<Value>) -> Result<Option<(String, Record)>, StoreError> {
