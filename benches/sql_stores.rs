@@ -876,6 +876,16 @@ fn main() -> ExitCode {
         .build()
         .expect("a tokio runtime");
     let all = [Db::Postgres, Db::MySql, Db::Sqlite];
+    if !matches!(rest.first(), Some(&"serve")) {
+        // What a killed run left behind (an SQLite log already grown,
+        // whose frames a new run reuses without growing it) would skew
+        // the figures.
+        rt.block_on(async {
+            for db in all {
+                cleanup(db).await;
+            }
+        });
+    }
     match rest.as_slice() {
         ["serve", db, which, port] => {
             let variant = if *which == "tower-sessions" {
