@@ -18,7 +18,7 @@
 //! | operation | what goes to Redis | round trips |
 //! | --- | --- | --- |
 //! | load | `HGETALL` + `PTTL`, pipelined (no script) | 1 |
-//! | create | a script: `EXISTS`, then `HSET` + `PEXPIRE` | 1 (2 when it binds a user) |
+//! | create | a script: `EXISTS`, then `HSET` + `PEXPIRE` (a session with no user: a shorter script, without the index guard) | 1 (2 when it binds a user) |
 //! | save | a script: `PTTL`, then `HSET` of the changed fields, `HDEL` of the removed ones, the increments, `PEXPIRE` (a change set of counters alone that keeps the expiry: a shorter script, `PTTL` and `HINCRBY`) | 1 |
 //! | touch | a script: `PTTL`, then `PEXPIRE` | 1 |
 //! | regenerate | a script: `PTTL` of the old key, `EXISTS` of the new, `RENAME`, then as save | 1 (3 on Cluster); +2 for a session bound to a user |
@@ -369,9 +369,9 @@ use time::OffsetDateTime;
 pub use self::builder::RedisStoreBuilder;
 use self::connection::{Connection, Inner};
 use self::replies::{hash_pairs, record};
-use self::scripts::{push_changes, ttl_millis, SCRIPTS};
+use self::scripts::{push_changes, ttl_millis, SCRIPTS, UNBOUND_CREATE_FIELDS};
 use self::users::bound_in;
-use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome};
+use super::{ChangeSet, Record, SessionKey, SessionStore, StoreError, WriteOutcome, USER_FIELD};
 
 /// The hash field that keeps a session with no fields alive: a Redis hash
 /// with no field does not exist. Session fields are always `namespace.name`,
@@ -549,6 +549,27 @@ impl RedisStore {
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
         let redis_key = self.redis_key(key);
+        if fields.len() <= UNBOUND_CREATE_FIELDS && !fields.iter().any(|(n, _)| n == USER_FIELD) {
+            let mut invocation = SCRIPTS.create_unbound.key(&redis_key);
+            invocation.arg(ttl_millis(expires_at));
+            if fields.is_empty() {
+                invocation.arg(LIVE).arg(LIVE);
+            }
+            for (name, value) in &fields {
+                invocation.arg(name.as_str()).arg(value.as_str());
+            }
+            let created: i64 = self
+                .run(
+                    "cannot create the session in Redis",
+                    |mut conn| async move { invocation.invoke_async(&mut conn).await },
+                )
+                .await?;
+            return Ok(if created == 1 {
+                WriteOutcome::Applied
+            } else {
+                WriteOutcome::KeyTaken
+            });
+        }
         let bind = bound_in(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let (created, _) = self
             .write_guarded(
