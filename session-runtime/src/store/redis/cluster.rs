@@ -23,10 +23,10 @@ impl RedisStore {
         for _ in 0..CLUSTER_MOVE_ATTEMPTS {
             // Step 1: the old session and the digest of its fields.
             let snapshot: Option<Vec<Value>> = self
-                .run("cannot read the session to regenerate", |mut conn| {
-                    let invocation = SCRIPTS.snapshot.key(&old_key);
-                    async move { invocation.invoke_async(&mut conn).await }
-                })
+                .invoke(
+                    "cannot read the session to regenerate",
+                    SCRIPTS.snapshot.key(&old_key),
+                )
                 .await?;
             // Gone, or a key with no expiry: not a live session either way.
             let Some((digest, mut record)) = snapshot.map(parse_snapshot).transpose()?.flatten()
@@ -47,12 +47,10 @@ impl RedisStore {
                 other => return Ok(other),
             }
             // Step 3: retire the old session, if it is still as it was read.
+            let mut invocation = SCRIPTS.retire.key(&old_key);
+            invocation.arg(digest);
             let retired = self
-                .run("cannot retire the regenerated session", |mut conn| {
-                    let mut invocation = SCRIPTS.retire.key(&old_key);
-                    invocation.arg(digest);
-                    async move { invocation.invoke_async::<i64>(&mut conn).await }
-                })
+                .invoke::<i64>("cannot retire the regenerated session", invocation)
                 .await;
             let retired = match retired {
                 Ok(retired) => retired,

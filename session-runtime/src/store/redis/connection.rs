@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, ScriptInvocation, Value};
 
 use super::RedisStore;
 use crate::store::{StoreError, StoreErrorKind};
@@ -71,6 +71,19 @@ impl RedisStore {
                 elapsed,
             )),
         }
+    }
+
+    /// Runs one script call within the command timeout, as [`run`](Self::run)
+    /// runs any operation.
+    pub(super) async fn invoke<T: FromRedisValue>(
+        &self,
+        context: &'static str,
+        invocation: ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.run(context, |mut conn| async move {
+            invocation.invoke_async(&mut conn).await
+        })
+        .await
     }
 }
 

@@ -549,30 +549,19 @@ impl RedisStore {
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
         let redis_key = self.redis_key(key);
-        if fields.len() <= UNBOUND_CREATE_FIELDS && !fields.iter().any(|(n, _)| n == USER_FIELD) {
+        let unbound =
+            fields.len() <= UNBOUND_CREATE_FIELDS && !fields.iter().any(|(n, _)| n == USER_FIELD);
+        let created: i64 = if unbound {
+            // No user, so no index to write first: the create without the
+            // guard.
             let mut invocation = SCRIPTS.create_unbound.key(&redis_key);
             invocation.arg(ttl_millis(expires_at));
-            if fields.is_empty() {
-                invocation.arg(LIVE).arg(LIVE);
-            }
-            for (name, value) in &fields {
-                invocation.arg(name.as_str()).arg(value.as_str());
-            }
-            let created: i64 = self
-                .run(
-                    "cannot create the session in Redis",
-                    |mut conn| async move { invocation.invoke_async(&mut conn).await },
-                )
-                .await?;
-            return Ok(if created == 1 {
-                WriteOutcome::Applied
-            } else {
-                WriteOutcome::KeyTaken
-            });
-        }
-        let bind = bound_in(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        let (created, _) = self
-            .write_guarded(
+            push_fields(&mut invocation, &fields);
+            self.invoke("cannot create the session in Redis", invocation)
+                .await?
+        } else {
+            let bind = bound_in(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            self.write_guarded(
                 "cannot create the session in Redis",
                 &Self::member(key),
                 expires_at,
@@ -581,16 +570,13 @@ impl RedisStore {
                     let mut invocation = SCRIPTS.create.key(&redis_key);
                     invocation.arg(ttl_millis(expires_at));
                     cover.push(&mut invocation);
-                    if fields.is_empty() {
-                        invocation.arg(LIVE).arg(LIVE);
-                    }
-                    for (name, value) in &fields {
-                        invocation.arg(name.as_str()).arg(value.as_str());
-                    }
+                    push_fields(&mut invocation, &fields);
                     invocation
                 },
             )
-            .await?;
+            .await?
+            .0
+        };
         Ok(match created {
             1 => WriteOutcome::Applied,
             _ => WriteOutcome::KeyTaken,
@@ -636,6 +622,18 @@ impl RedisStore {
     }
 }
 
+/// Adds a new session's fields to a create script's call: `(field, json)*`,
+/// or the [`LIVE`] field alone for a session with none (a Redis hash with
+/// no field does not exist).
+fn push_fields(invocation: &mut redis::ScriptInvocation<'_>, fields: &[(String, String)]) {
+    if fields.is_empty() {
+        invocation.arg(LIVE).arg(LIVE);
+    }
+    for (name, value) in fields {
+        invocation.arg(name.as_str()).arg(value.as_str());
+    }
+}
+
 impl SessionStore for RedisStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
         self.load_key(&self.redis_key(key)).await
@@ -658,9 +656,7 @@ impl SessionStore for RedisStore {
         let redis_key = self.redis_key(key);
         if let Some(invocation) = scripts::bump(&redis_key, changes) {
             let applied: i64 = self
-                .run("cannot save the session to Redis", |mut conn| async move {
-                    invocation.invoke_async(&mut conn).await
-                })
+                .invoke("cannot save the session to Redis", invocation)
                 .await?;
             return Ok(if applied == 1 {
                 WriteOutcome::Applied
@@ -770,10 +766,10 @@ impl SessionStore for RedisStore {
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         let redis_key = self.redis_key(key);
         let user: Option<String> = self
-            .run("cannot delete the session from Redis", |mut conn| {
-                let invocation = SCRIPTS.delete.key(&redis_key);
-                async move { invocation.invoke_async(&mut conn).await }
-            })
+            .invoke(
+                "cannot delete the session from Redis",
+                SCRIPTS.delete.key(&redis_key),
+            )
             .await?;
         if let Some(json) = user {
             self.unindex(&json, &[Self::member(key)]).await;

@@ -118,12 +118,10 @@ impl RedisStore {
             .saturating_add(2 * MARGIN_MS);
         let index = self.index_key(&user_json);
         let sent = Instant::now();
-        self.run("cannot add the session to its user's index", |mut conn| {
-            let mut invocation = SCRIPTS.index_add.key(&index);
-            invocation.arg(member).arg(hold);
-            async move { invocation.invoke_async::<i64>(&mut conn).await }
-        })
-        .await?;
+        let mut invocation = SCRIPTS.index_add.key(&index);
+        invocation.arg(member).arg(hold);
+        self.invoke::<i64>("cannot add the session to its user's index", invocation)
+            .await?;
         let spent = i64::try_from(sent.elapsed().as_millis()).unwrap_or(i64::MAX);
         Ok(Cover {
             user_json,
@@ -153,11 +151,7 @@ impl RedisStore {
         };
         for _ in 0..GUARD_ATTEMPTS {
             let invocation = build(&cover);
-            let reply: Value = self
-                .run(context, |mut conn| async move {
-                    invocation.invoke_async(&mut conn).await
-                })
-                .await?;
+            let reply: Value = self.invoke(context, invocation).await?;
             match guarded(reply)? {
                 Guarded::Done(n) => return Ok((n, cover)),
                 Guarded::IndexFirst(json) => {
@@ -193,11 +187,8 @@ impl RedisStore {
 
     /// The members of a user's index whose hold has not passed.
     async fn members(&self, index: &str) -> Result<Vec<String>, StoreError> {
-        self.run("cannot read a user's index", |mut conn| {
-            let invocation = SCRIPTS.index_read.key(index);
-            async move { invocation.invoke_async(&mut conn).await }
-        })
-        .await
+        self.invoke("cannot read a user's index", SCRIPTS.index_read.key(index))
+            .await
     }
 
     /// The live sessions of `user`, each checked against its own key: a
@@ -259,11 +250,9 @@ impl RedisStore {
             let revokes = fresh.iter().filter_map(|m| session_key(m)).map(|key| {
                 let key = self.redis_key(&key);
                 let json = &json;
-                self.run("cannot revoke a session in Redis", |mut conn| {
-                    let mut invocation = SCRIPTS.revoke.key(key);
-                    invocation.arg(json.as_str());
-                    async move { invocation.invoke_async::<i64>(&mut conn).await }
-                })
+                let mut invocation = SCRIPTS.revoke.key(key);
+                invocation.arg(json.as_str());
+                self.invoke::<i64>("cannot revoke a session in Redis", invocation)
             });
             for revoked in join_all(revokes).await {
                 if revoked? == 1 {
