@@ -97,6 +97,11 @@ impl Variant {
     }
 
     /// The variant's router, with its session layer and a fresh store.
+    ///
+    /// Every router here is finalized with `with_state(())`, as
+    /// `axum::serve` does to the router it is given: a router that is not
+    /// turns each handler into a route, and applies the layers to it, on
+    /// every request it answers, which an in-process bench would count.
     pub(crate) fn router(self) -> Router {
         match self {
             Variant::Axum => axum_router(),
@@ -121,6 +126,7 @@ pub(crate) fn axum_router() -> Router {
     Router::new()
         .route("/", get(axum_count))
         .route("/peek", get(axum_peek))
+        .with_state(())
 }
 
 // session-kit.
@@ -179,6 +185,7 @@ pub(crate) fn session_kit_router_on(store: MemoryStore) -> Router {
         .route("/slow", get(kit_count_slow))
         .route("/cart/fill", get(kit_fill_cart))
         .layer(kit_layer(store))
+        .with_state(())
 }
 
 /// The same routes on `CookieStore`.
@@ -194,6 +201,7 @@ pub(crate) fn session_kit_cookie_router() -> Router {
         .route("/", get(kit_count))
         .route("/peek", get(kit_peek))
         .layer(layer)
+        .with_state(())
 }
 
 // tower-sessions, as its README shows it: a string key and a JSON value.
@@ -259,6 +267,7 @@ pub(crate) fn tower_sessions_router_on(store: tower_sessions::MemoryStore) -> Ro
         .route("/slow", get(ts_count_slow))
         .route("/cart/fill", get(ts_fill_cart))
         .layer(layer)
+        .with_state(())
 }
 
 /// A cookie of the length of session-kit's signed one, for plain axum's

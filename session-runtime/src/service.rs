@@ -13,7 +13,8 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Instrument as _;
 
-use crate::request::RequestSession;
+use crate::error::SaveError;
+use crate::request::{RequestSession, Write};
 use crate::shared::Shared;
 
 /// The request extension through which the extractors reach the session.
@@ -78,21 +79,23 @@ where
     }
 }
 
-/// Writes the session back once the inner service has answered; a failed
-/// save becomes the typed 500.
-async fn save(session: Arc<RequestSession>, mut res: Response) -> Response {
-    let status = res.status();
-    match session.finish(status, res.headers_mut()).await {
+/// Writes the session back once the inner service has answered, where that
+/// takes the store; a failed save becomes the typed 500.
+async fn save(session: Arc<RequestSession>, write: Write, mut res: Response) -> Response {
+    match session.write(write, res.headers_mut()).await {
         Ok(()) => res,
-        Err(err) => {
-            tracing::error!(
-                error = %err,
-                source = ?std::error::Error::source(&err),
-                "the session could not be saved; answering 500"
-            );
-            err.into_response()
-        }
+        Err(err) => failed(err),
     }
+}
+
+/// The typed 500 of a save that failed, logged.
+fn failed(err: SaveError) -> Response {
+    tracing::error!(
+        error = %err,
+        source = ?std::error::Error::source(&err),
+        "the session could not be saved; answering 500"
+    );
+    err.into_response()
 }
 
 type Saving = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -101,8 +104,9 @@ pin_project! {
     /// The future a [`SessionService`] returns: the inner service's response,
     /// once the session's changes are written back.
     ///
-    /// A request whose handler used no session costs no allocation here; one
-    /// that did boxes only the save.
+    /// A request whose handler used no session costs no allocation here, nor
+    /// does one whose save needs no store call (a read-only request); one
+    /// that writes to the store boxes only that write.
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -143,8 +147,17 @@ where
                     let Some(session) = session.take().filter(|s| s.was_used()) else {
                         return Poll::Ready(Ok(res));
                     };
+                    let mut res = res;
+                    let status = res.status();
+                    // What needs no store is done here, without a future
+                    // of its own: a read-only request's whole save.
+                    let write = match session.finish_now(status, res.headers_mut()) {
+                        Ok(None) => return Poll::Ready(Ok(res)),
+                        Ok(Some(write)) => write,
+                        Err(err) => return Poll::Ready(Ok(failed(err))),
+                    };
                     let span = tracing::debug_span!("session");
-                    let saving: Saving = Box::pin(save(session, res).instrument(span));
+                    let saving: Saving = Box::pin(save(session, write, res).instrument(span));
                     state.set(State::Saving { future: saving });
                 }
                 StateProj::Saving { future } => {

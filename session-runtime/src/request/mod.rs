@@ -13,6 +13,8 @@ mod load;
 mod save;
 mod user;
 
+pub(crate) use self::save::Write;
+
 use std::any::TypeId;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

@@ -107,35 +107,138 @@ pub(crate) enum CookieAction {
     IssueData(CookieData),
 }
 
+/// A save that needs the store, decided by
+/// [`finish_now`](RequestSession::finish_now) and carried out by
+/// [`write`](RequestSession::write).
+#[derive(Debug)]
+pub(crate) struct Write {
+    ending: Ending,
+    now: OffsetDateTime,
+    step: WriteStep,
+}
+
+/// The steps that call the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteStep {
+    Destroy,
+    Regenerate,
+    StartFresh,
+    /// The keep step's save or touch.
+    Keep(KeepPlan),
+    Create,
+}
+
+/// What the keep step does, decided before any store call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeepPlan {
+    write: KeepWrite,
+    /// Whether the cookie is re-issued if the write applies (or if there
+    /// is none).
+    reissue: bool,
+    /// Whether the write moves the expiry.
+    moves: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeepWrite {
+    /// Save the changed fields.
+    Save,
+    /// Move the expiry alone.
+    Touch,
+    /// Nothing reaches the store.
+    None,
+}
+
 impl RequestSession {
     /// Writes the session back after the handler answered, and sets the
     /// cookie. A store failure here turns the response into a 500, so a client
     /// is never told a write succeeded when it did not.
+    #[cfg(test)]
     pub(crate) async fn finish(
         &self,
         status: StatusCode,
         headers: &mut HeaderMap,
     ) -> Result<(), SaveError> {
+        match self.finish_now(status, headers)? {
+            Some(write) => self.write(write, headers).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The part of the save that needs no store: everything, for a request
+    /// that wrote nothing (or whose session lives in the cookie). `Some` is
+    /// the store call still to make, by [`write`](Self::write); `None` means
+    /// the cookie and the caching headers are already set.
+    ///
+    /// So the service runs a read-only request's save without a future of
+    /// its own.
+    pub(crate) fn finish_now(
+        &self,
+        status: StatusCode,
+        headers: &mut HeaderMap,
+    ) -> Result<Option<Write>, SaveError> {
         let now = OffsetDateTime::now_utc();
         let Some(ending) = self.end(status, now)? else {
-            return Ok(());
+            return Ok(None);
         };
         if self.shared.cookie_data.is_some() {
             let action = self.cookie_step(&ending, now)?;
-            let cookie_set = action != CookieAction::Leave;
-            self.set_cookie(action, now, headers)?;
-            keep_out_of_shared_caches(headers, cookie_set);
-            return Ok(());
+            self.conclude(action, now, headers)?;
+            return Ok(None);
         }
-        let action = match ending.step() {
-            Step::Nothing => CookieAction::Leave,
-            Step::Clear => CookieAction::Remove,
-            Step::Destroy => self.destroy_step(&ending).await?,
-            Step::Regenerate => self.regenerate_step(ending, now).await?,
-            Step::StartFresh => self.start_fresh_step(ending, now).await?,
-            Step::Keep => self.keep_step(ending, now).await?,
-            Step::Create => self.create_step(ending.changes, now).await?,
+        let step = match ending.step() {
+            Step::Nothing => {
+                return self
+                    .conclude(CookieAction::Leave, now, headers)
+                    .map(|()| None)
+            }
+            Step::Clear => {
+                return self
+                    .conclude(CookieAction::Remove, now, headers)
+                    .map(|()| None)
+            }
+            Step::Destroy => WriteStep::Destroy,
+            Step::Regenerate => WriteStep::Regenerate,
+            Step::StartFresh => WriteStep::StartFresh,
+            Step::Create => WriteStep::Create,
+            Step::Keep => {
+                let plan = self.keep_plan(&ending, now);
+                if plan.write == KeepWrite::None {
+                    let action = keep_action(ending.loaded, ending.created, plan.reissue);
+                    self.conclude(action, now, headers)?;
+                    return Ok(None);
+                }
+                WriteStep::Keep(plan)
+            }
         };
+        Ok(Some(Write { ending, now, step }))
+    }
+
+    /// Makes the store call [`finish_now`](Self::finish_now) left, then
+    /// sets the cookie.
+    pub(crate) async fn write(
+        &self,
+        write: Write,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SaveError> {
+        let Write { ending, now, step } = write;
+        let action = match step {
+            WriteStep::Destroy => self.destroy_step(&ending).await?,
+            WriteStep::Regenerate => self.regenerate_step(ending, now).await?,
+            WriteStep::StartFresh => self.start_fresh_step(ending, now).await?,
+            WriteStep::Keep(plan) => self.keep_step(ending, plan, now).await?,
+            WriteStep::Create => self.create_step(ending.changes, now).await?,
+        };
+        self.conclude(action, now, headers)
+    }
+
+    /// Sets the step's cookie, and the caching headers that go with it.
+    fn conclude(
+        &self,
+        action: CookieAction,
+        now: OffsetDateTime,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SaveError> {
         let cookie_set = action != CookieAction::Leave;
         self.set_cookie(action, now, headers)?;
         keep_out_of_shared_caches(headers, cookie_set);
@@ -290,61 +393,70 @@ impl RequestSession {
         }
     }
 
-    /// The common case: write what changed to the same session, or move its
-    /// expiry, or nothing.
-    async fn keep_step(
-        &self,
-        ending: Ending,
-        now: OffsetDateTime,
-    ) -> Result<CookieAction, SaveError> {
-        let Some(loaded) = ending.loaded else {
-            return self.create_step(ending.changes, now).await;
-        };
+    /// The common case, decided: write what changed to the same session,
+    /// or move its expiry, or nothing.
+    fn keep_plan(&self, ending: &Ending, now: OffsetDateTime) -> KeepPlan {
         let expiry = &*self.expiry();
-        let mut changes = ending.changes;
+        let changes = &ending.changes;
         // A cookie under an older key, or `rolling`, re-issues the cookie
         // whatever else happens; moving the expiry re-issues a persistent
         // one, whose `Max-Age` follows it.
-        let mut reissue = loaded.stale_key || expiry.rolling;
+        let stale_key = ending.loaded.as_ref().is_some_and(|l| l.stale_key);
         let moves = if changes.is_empty() {
             expiry.due_for_extension(ending.expires_at, now, changes.expires_at())
         } else {
             !expiry.write_keeps(ending.expires_at, changes.expires_at())
         };
-        let outcome = if !changes.is_empty() {
-            if !moves {
-                changes.keep_expiry(ending.expires_at);
-            }
-            Some(self.shared.store.save(&loaded.key, &changes).await?)
+        let write = if !changes.is_empty() {
+            KeepWrite::Save
         } else if moves {
-            Some(
+            KeepWrite::Touch
+        } else {
+            KeepWrite::None
+        };
+        KeepPlan {
+            write,
+            reissue: stale_key || expiry.rolling || (moves && expiry.persistent_cookie),
+            moves,
+        }
+    }
+
+    /// The keep step's store call: the save or the touch of its plan.
+    async fn keep_step(
+        &self,
+        ending: Ending,
+        plan: KeepPlan,
+        now: OffsetDateTime,
+    ) -> Result<CookieAction, SaveError> {
+        let Some(loaded) = &ending.loaded else {
+            return self.create_step(ending.changes, now).await;
+        };
+        let mut changes = ending.changes;
+        let outcome = match plan.write {
+            KeepWrite::Save => {
+                if !plan.moves {
+                    changes.keep_expiry(ending.expires_at);
+                }
+                self.shared.store.save(&loaded.key, &changes).await?
+            }
+            KeepWrite::Touch => {
                 self.shared
                     .store
                     .touch(&loaded.key, changes.expires_at())
-                    .await?,
-            )
-        } else {
-            None
+                    .await?
+            }
+            KeepWrite::None => WriteOutcome::Applied,
         };
-        match outcome {
-            Some(WriteOutcome::Applied) => reissue |= moves && expiry.persistent_cookie,
-            Some(_) => {
-                tracing::debug!(
-                    key = ?loaded.key,
-                    "the session ended while this request ran; its changes are dropped"
-                );
-                reissue = false;
-            }
-            None => {}
-        }
-        Ok(if reissue {
-            CookieAction::Issue {
-                id: loaded.id,
-                created: ending.created,
-            }
+        let reissue = if outcome == WriteOutcome::Applied {
+            plan.reissue
         } else {
-            CookieAction::Leave
-        })
+            tracing::debug!(
+                key = ?loaded.key,
+                "the session ended while this request ran; its changes are dropped"
+            );
+            false
+        };
+        Ok(keep_action(ending.loaded, ending.created, reissue))
     }
 
     /// A new session: store it under a fresh ID, if the request stored data.
@@ -399,6 +511,21 @@ impl RequestSession {
             }
         }
         Ok(())
+    }
+}
+
+/// The keep step's cookie: the session's own again, or none.
+fn keep_action(
+    loaded: Option<Loaded>,
+    created: Option<OffsetDateTime>,
+    reissue: bool,
+) -> CookieAction {
+    match loaded {
+        Some(loaded) if reissue => CookieAction::Issue {
+            id: loaded.id,
+            created,
+        },
+        _ => CookieAction::Leave,
     }
 }
 
