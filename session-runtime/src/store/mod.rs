@@ -384,6 +384,14 @@ impl ChangeSet {
     /// Adds every change of `other`, which replace this set's changes to
     /// the same keys (increments to one key add up).
     pub(crate) fn merge(&mut self, other: ChangeSet) {
+        if self.is_empty() {
+            // The first change set of a request (nearly always the only
+            // one): its lists are taken as they are, with no copy.
+            self.set = other.set;
+            self.remove = other.remove;
+            self.increment = other.increment;
+            return;
+        }
         for (key, json) in other.set {
             self.push_set(key, json);
         }

@@ -25,30 +25,41 @@ fn from_millis(ms: i64) -> OffsetDateTime {
     from_unix_millis(ms).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// An integer's decimal text, allocated at its exact length (`to_string`
-/// allocates 19 bytes, and boxing it would reallocate).
-fn int_text(n: i64) -> Box<str> {
+/// An integer's decimal text, on the stack: a counter's new value is copied
+/// into the bytes of the stored one when it has as many digits, and
+/// allocated at its exact length when not (`to_string` allocates 19 bytes,
+/// and boxing it would reallocate).
+struct IntText {
     // 20 bytes hold every i64 (`-9223372036854775808`); written from the end.
-    let mut buf = [0u8; 20];
-    let mut start = buf.len();
-    let mut rest = n.unsigned_abs();
-    for slot in buf.iter_mut().rev() {
-        *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
-        start -= 1;
-        rest /= 10;
-        if rest == 0 {
-            break;
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl IntText {
+    fn new(n: i64) -> Self {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        let mut rest = n.unsigned_abs();
+        for slot in buf.iter_mut().rev() {
+            *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+            start -= 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
         }
-    }
-    if n < 0 {
-        start -= 1;
-        if let Some(slot) = buf.get_mut(start) {
-            *slot = b'-';
+        if n < 0 {
+            start -= 1;
+            if let Some(slot) = buf.get_mut(start) {
+                *slot = b'-';
+            }
         }
+        Self { buf, start }
     }
-    std::str::from_utf8(buf.get(start..).unwrap_or_default())
-        .unwrap_or("0")
-        .into()
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(self.start..).unwrap_or_default()).unwrap_or("0")
+    }
 }
 
 struct Inner {
@@ -469,7 +480,7 @@ mod tests {
     #[test]
     fn int_text_is_the_decimal_text() {
         for n in [0, 1, -1, 9, 10, -10, 42, 1_000_000, i64::MAX, i64::MIN] {
-            assert_eq!(&*int_text(n), n.to_string());
+            assert_eq!(IntText::new(n).as_str(), n.to_string());
         }
     }
 
@@ -508,5 +519,21 @@ mod tests {
             seen[shard_index(&SessionKey::from_digest(digest))] = true;
         }
         assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn a_counter_steps_over_its_digit_counts_in_an_entry() {
+        let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let mut entry = Entry::new(&key(1), &ChangeSet::new(later).set("a.n", "8"));
+        let mut seen = Vec::new();
+        // 8 to 9 and 10 to -1 to 99 keep the text's length (written in
+        // place); 9 to 10 and 99 to 100 grow it, 100 to -1 shrinks it.
+        for delta in [1, 1, -11, 100, 1, -101] {
+            entry.apply(&ChangeSet::new(later).increment("a.n", delta, 0));
+            let value = entry.fields().iter().find(|(k, _)| &**k == "a.n");
+            seen.push(value.map(|(_, v)| v.to_string()));
+        }
+        let want = ["9", "10", "-1", "99", "100", "-1"];
+        assert_eq!(seen, want.map(|v| Some(v.to_owned())));
     }
 }

@@ -23,7 +23,7 @@
 use hashbrown::HashTable;
 
 use super::users::UserIndex;
-use super::{from_millis, int_text};
+use super::{from_millis, IntText};
 use crate::store::{unix_millis, ChangeSet, Record, SessionKey, USER_FIELD};
 
 /// How many slots one eviction looks at, at most.
@@ -104,8 +104,8 @@ impl Entry {
                 .iter()
                 .find(|(name, _)| &**name == inc.key.as_ref())
                 .map(|(_, v)| &**v);
-            let next = inc.apply_to(stored);
-            put(&mut fields, &inc.key, int_text(next));
+            let next = IntText::new(inc.apply_to(stored));
+            put_text(&mut fields, &inc.key, next.as_str());
         }
         // `into_boxed_slice` drops spare capacity: entries live long and
         // are many.
@@ -136,6 +136,24 @@ fn put(fields: &mut Vec<(Box<str>, Box<str>)>, key: &str, value: Box<str>) {
     match fields.iter_mut().find(|(name, _)| &**name == key) {
         Some(slot) => slot.1 = value,
         None => fields.push((key.into(), value)),
+    }
+}
+
+/// Sets `key` to `text`, in the stored value's own allocation when it has
+/// the same length (a counter that keeps its number of digits).
+fn put_text(fields: &mut Vec<(Box<str>, Box<str>)>, key: &str, text: &str) {
+    match fields.iter_mut().find(|(name, _)| &**name == key) {
+        Some(slot) if slot.1.len() == text.len() => {
+            let mut bytes = std::mem::take(&mut slot.1).into_boxed_bytes();
+            bytes.copy_from_slice(text.as_bytes());
+            // The bytes are `text`'s, so they are UTF-8: the error arm is
+            // never taken, and would still store the right value.
+            slot.1 = String::from_utf8(bytes.into_vec())
+                .map(String::into_boxed_str)
+                .unwrap_or_else(|_| text.into());
+        }
+        Some(slot) => slot.1 = text.into(),
+        None => fields.push((key.into(), text.into())),
     }
 }
 
