@@ -79,6 +79,10 @@ impl SessionLayer {
     /// ```
     pub fn builder(store: impl SessionStore, key: Key) -> SessionLayerBuilder {
         SessionLayerBuilder {
+            #[cfg(feature = "memory")]
+            memory: (&store as &dyn std::any::Any)
+                .downcast_ref::<crate::store::MemoryStore>()
+                .cloned(),
             store: Arc::new(store),
             codec: CookieCodec::new(CookieSecurity::Signed, vec![key]),
             expiry: Expiry::default(),
@@ -120,6 +124,8 @@ impl<S> Layer<S> for SessionLayer {
 #[must_use = "call `.build()` to get the layer"]
 pub struct SessionLayerBuilder {
     store: Arc<dyn DynStore>,
+    #[cfg(feature = "memory")]
+    memory: Option<crate::store::MemoryStore>,
     codec: CookieCodec,
     expiry: Expiry,
     extend_after: Option<time::Duration>,
@@ -505,6 +511,8 @@ impl SessionLayerBuilder {
                 remember_for: self.remember_for,
                 record_client: self.record_client,
                 cookie_data,
+                #[cfg(feature = "memory")]
+                memory: self.memory,
             }),
         })
     }

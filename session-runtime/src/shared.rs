@@ -23,6 +23,14 @@ pub(crate) struct Shared {
     ///
     /// [`CookieStore`]: crate::store::CookieStore
     pub(crate) cookie_data: Option<CookiePayload>,
+    /// `Some` when the store is the [`MemoryStore`] itself, whose calls
+    /// finish at once: the request path then calls it directly, with the
+    /// clock it has already read, and needs no future per call. (A store
+    /// that wraps one goes through `store`, as every other store does.)
+    ///
+    /// [`MemoryStore`]: crate::store::MemoryStore
+    #[cfg(feature = "memory")]
+    pub(crate) memory: Option<crate::store::MemoryStore>,
 }
 
 impl std::fmt::Debug for Shared {

@@ -69,20 +69,32 @@ impl RequestSession {
             None => None,
             Some(id) => {
                 let key = id.key();
-                let record = self.shared.store.load(&key).await.map_err(|err| {
-                    tracing::error!(
-                        error = %err,
-                        kind = %err.kind(),
-                        source = ?std::error::Error::source(&err),
-                        "cannot load the session"
-                    );
-                    SessionUnavailable {
-                        source: Some(Box::new(err)),
+                #[cfg(feature = "memory")]
+                let immediate = self.shared.memory.as_ref().map(|memory| {
+                    let now = OffsetDateTime::now_utc();
+                    (memory.load_at(&key, now), now)
+                });
+                #[cfg(not(feature = "memory"))]
+                let immediate = None;
+                let (record, now) = match immediate {
+                    Some(loaded) => loaded,
+                    None => {
+                        let record = self.shared.store.load(&key).await.map_err(|err| {
+                            tracing::error!(
+                                error = %err,
+                                kind = %err.kind(),
+                                source = ?std::error::Error::source(&err),
+                                "cannot load the session"
+                            );
+                            SessionUnavailable {
+                                source: Some(Box::new(err)),
+                            }
+                        })?;
+                        (record, OffsetDateTime::now_utc())
                     }
-                })?;
+                };
                 // Stores enforce expiry; check again, so a lax one cannot
                 // revive a session.
-                let now = OffsetDateTime::now_utc();
                 record
                     .filter(|r| r.expires_at() > now)
                     .and_then(|r| self.check_lifetime(r, now))

@@ -34,7 +34,9 @@ use super::{Lifecycle, Loaded, RequestSession};
 use crate::cookie::CookieSeen;
 use crate::error::SaveError;
 use crate::expiry::{Expiry, CREATED_FIELD};
-use crate::id::SessionId;
+use crate::id::{SessionId, SessionKey};
+#[cfg(feature = "memory")]
+use crate::store::MemoryStore;
 use crate::store::{ChangeSet, WriteOutcome};
 
 /// How many times a new ID is drawn when a store says the key is taken.
@@ -211,6 +213,18 @@ impl RequestSession {
                 WriteStep::Keep(plan)
             }
         };
+        #[cfg(feature = "memory")]
+        if let Some(memory) = &self.shared.memory {
+            // The memory store's calls finish at once: the common writes
+            // are made here, with no future.
+            let action = match step {
+                WriteStep::Keep(plan) => self.keep_now(memory, ending, plan, now)?,
+                WriteStep::Create => self.create_now(memory, ending.changes, now)?,
+                _ => return Ok(Some(Write { ending, now, step })),
+            };
+            self.conclude(action, now, headers)?;
+            return Ok(None);
+        }
         Ok(Some(Write { ending, now, step }))
     }
 
@@ -424,39 +438,39 @@ impl RequestSession {
     /// The keep step's store call: the save or the touch of its plan.
     async fn keep_step(
         &self,
-        ending: Ending,
+        mut ending: Ending,
         plan: KeepPlan,
         now: OffsetDateTime,
     ) -> Result<CookieAction, SaveError> {
-        let Some(loaded) = &ending.loaded else {
+        let Some((key, changes)) = keep_call(&mut ending, plan) else {
             return self.create_step(ending.changes, now).await;
         };
-        let mut changes = ending.changes;
         let outcome = match plan.write {
-            KeepWrite::Save => {
-                if !plan.moves {
-                    changes.keep_expiry(ending.expires_at);
-                }
-                self.shared.store.save(&loaded.key, &changes).await?
-            }
-            KeepWrite::Touch => {
-                self.shared
-                    .store
-                    .touch(&loaded.key, changes.expires_at())
-                    .await?
-            }
+            KeepWrite::Save => self.shared.store.save(key, changes).await?,
+            KeepWrite::Touch => self.shared.store.touch(key, changes.expires_at()).await?,
             KeepWrite::None => WriteOutcome::Applied,
         };
-        let reissue = if outcome == WriteOutcome::Applied {
-            plan.reissue
-        } else {
-            tracing::debug!(
-                key = ?loaded.key,
-                "the session ended while this request ran; its changes are dropped"
-            );
-            false
+        Ok(keep_done(ending, plan, outcome))
+    }
+
+    /// [`keep_step`](Self::keep_step) on the memory store, at once.
+    #[cfg(feature = "memory")]
+    fn keep_now(
+        &self,
+        memory: &MemoryStore,
+        mut ending: Ending,
+        plan: KeepPlan,
+        now: OffsetDateTime,
+    ) -> Result<CookieAction, SaveError> {
+        let Some((key, changes)) = keep_call(&mut ending, plan) else {
+            return self.create_now(memory, ending.changes, now);
         };
-        Ok(keep_action(ending.loaded, ending.created, reissue))
+        let outcome = match plan.write {
+            KeepWrite::Save => memory.save_at(key, changes, now),
+            KeepWrite::Touch => memory.touch_at(key, changes.expires_at(), now),
+            KeepWrite::None => WriteOutcome::Applied,
+        };
+        Ok(keep_done(ending, plan, outcome))
     }
 
     /// A new session: store it under a fresh ID, if the request stored data.
@@ -465,8 +479,50 @@ impl RequestSession {
         mut changes: ChangeSet,
         now: OffsetDateTime,
     ) -> Result<CookieAction, SaveError> {
-        if !changes.stores_data() {
+        let Some(created) = self.prepare_create(&mut changes, now) else {
             return Ok(CookieAction::Leave);
+        };
+        for _ in 0..CREATE_ATTEMPTS {
+            let id = SessionId::generate()?;
+            let key = id.key();
+            if self.shared.store.create(&key, &changes).await? == WriteOutcome::Applied {
+                return Ok(created_as(id, &key, created));
+            }
+        }
+        Err(SaveError::NoFreeKey)
+    }
+
+    /// [`create_step`](Self::create_step) on the memory store, at once.
+    #[cfg(feature = "memory")]
+    fn create_now(
+        &self,
+        memory: &MemoryStore,
+        mut changes: ChangeSet,
+        now: OffsetDateTime,
+    ) -> Result<CookieAction, SaveError> {
+        let Some(created) = self.prepare_create(&mut changes, now) else {
+            return Ok(CookieAction::Leave);
+        };
+        for _ in 0..CREATE_ATTEMPTS {
+            let id = SessionId::generate()?;
+            let key = id.key();
+            if memory.create_at(&key, &changes, now) == WriteOutcome::Applied {
+                return Ok(created_as(id, &key, created));
+            }
+        }
+        Err(SaveError::NoFreeKey)
+    }
+
+    /// What a new session stores beside the request's data (its creation
+    /// time, where an absolute lifetime is configured), and that time:
+    /// `None` when the request stored no data, so no session is made.
+    fn prepare_create(
+        &self,
+        changes: &mut ChangeSet,
+        now: OffsetDateTime,
+    ) -> Option<Option<OffsetDateTime>> {
+        if !changes.stores_data() {
+            return None;
         }
         let expiry = &*self.expiry();
         let created = expiry.absolute.map(|_| now);
@@ -474,15 +530,7 @@ impl RequestSession {
             changes.push_set(CREATED_FIELD.into(), Expiry::created_value(now));
             changes.set_expires_at(expiry.next(now, created));
         }
-        for _ in 0..CREATE_ATTEMPTS {
-            let id = SessionId::generate()?;
-            let key = id.key();
-            if self.shared.store.create(&key, &changes).await? == WriteOutcome::Applied {
-                tracing::debug!(?key, "session created");
-                return Ok(CookieAction::Issue { id, created });
-            }
-        }
-        Err(SaveError::NoFreeKey)
+        Some(created)
     }
 
     /// Writes the step's cookie into the response's headers.
@@ -512,6 +560,39 @@ impl RequestSession {
         }
         Ok(())
     }
+}
+
+/// The keep step's store call, as its plan has it: the session's key and
+/// its changes, set to leave the stored expiry where the plan does not move
+/// it. `None` when no stored session was loaded.
+fn keep_call(ending: &mut Ending, plan: KeepPlan) -> Option<(&SessionKey, &ChangeSet)> {
+    let loaded = ending.loaded.as_ref()?;
+    if plan.write == KeepWrite::Save && !plan.moves {
+        ending.changes.keep_expiry(ending.expires_at);
+    }
+    Some((&loaded.key, &ending.changes))
+}
+
+/// The keep step's cookie, given what its store call answered.
+fn keep_done(ending: Ending, plan: KeepPlan, outcome: WriteOutcome) -> CookieAction {
+    let reissue = if outcome == WriteOutcome::Applied {
+        plan.reissue
+    } else {
+        if let Some(loaded) = &ending.loaded {
+            tracing::debug!(
+                key = ?loaded.key,
+                "the session ended while this request ran; its changes are dropped"
+            );
+        }
+        false
+    };
+    keep_action(ending.loaded, ending.created, reissue)
+}
+
+/// A new session's cookie.
+fn created_as(id: SessionId, key: &SessionKey, created: Option<OffsetDateTime>) -> CookieAction {
+    tracing::debug!(?key, "session created");
+    CookieAction::Issue { id, created }
 }
 
 /// The keep step's cookie: the session's own again, or none.

@@ -269,10 +269,59 @@ fn outcome(inserted: Inserted) -> WriteOutcome {
     }
 }
 
+/// The calls the layer makes at once, with the clock it read, where the
+/// store is a `MemoryStore`: no future, and no allocation for one, per call.
+/// The `SessionStore` methods are these, at the time they are called.
+impl MemoryStore {
+    pub(crate) fn load_at(&self, key: &SessionKey, now: OffsetDateTime) -> Option<Record> {
+        self.shard(key).load(key, unix_millis(now))
+    }
+
+    pub(crate) fn create_at(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+        now: OffsetDateTime,
+    ) -> WriteOutcome {
+        self.start_sweeper();
+        let entry = Entry::new(key, changes);
+        let capacity = self.inner.shard_capacity;
+        outcome(self.shard(key).insert(entry, capacity, unix_millis(now)))
+    }
+
+    pub(crate) fn save_at(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+        now: OffsetDateTime,
+    ) -> WriteOutcome {
+        if self.shard(key).apply_live(key, changes, unix_millis(now)) {
+            WriteOutcome::Applied
+        } else {
+            WriteOutcome::NotLive
+        }
+    }
+
+    pub(crate) fn touch_at(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> WriteOutcome {
+        let mut shard = self.shard(key);
+        match shard.get_mut(key) {
+            Some(entry) if entry.is_live(unix_millis(now)) => {
+                entry.set_expires_ms(unix_millis(expires_at));
+                WriteOutcome::Applied
+            }
+            _ => WriteOutcome::NotLive,
+        }
+    }
+}
+
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>, StoreError> {
-        let now = unix_millis(OffsetDateTime::now_utc());
-        Ok(self.shard(key).load(key, now))
+        Ok(self.load_at(key, OffsetDateTime::now_utc()))
     }
 
     async fn create(
@@ -280,11 +329,7 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        self.start_sweeper();
-        let now = unix_millis(OffsetDateTime::now_utc());
-        let entry = Entry::new(key, changes);
-        let capacity = self.inner.shard_capacity;
-        Ok(outcome(self.shard(key).insert(entry, capacity, now)))
+        Ok(self.create_at(key, changes, OffsetDateTime::now_utc()))
     }
 
     async fn save(
@@ -292,12 +337,7 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         changes: &ChangeSet,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = unix_millis(OffsetDateTime::now_utc());
-        if self.shard(key).apply_live(key, changes, now) {
-            Ok(WriteOutcome::Applied)
-        } else {
-            Ok(WriteOutcome::NotLive)
-        }
+        Ok(self.save_at(key, changes, OffsetDateTime::now_utc()))
     }
 
     async fn touch(
@@ -305,15 +345,7 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         expires_at: OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
-        let now = unix_millis(OffsetDateTime::now_utc());
-        let mut shard = self.shard(key);
-        match shard.get_mut(key) {
-            Some(entry) if entry.is_live(now) => {
-                entry.set_expires_ms(unix_millis(expires_at));
-                Ok(WriteOutcome::Applied)
-            }
-            _ => Ok(WriteOutcome::NotLive),
-        }
+        Ok(self.touch_at(key, expires_at, OffsetDateTime::now_utc()))
     }
 
     async fn regenerate(
