@@ -624,7 +624,7 @@ fn is_reserved(name: &str) -> bool {
 fn keep_out_of_shared_caches(headers: &mut HeaderMap, cookie_set: bool) {
     if cookie_set {
         let private = match headers.get(CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
-            None => Some("no-store".to_owned()),
+            None => Some(HeaderValue::from_static("no-store")),
             Some(value) => {
                 let directives: Vec<&str> = value
                     .split(',')
@@ -646,16 +646,15 @@ fn keep_out_of_shared_caches(headers: &mut HeaderMap, cookie_set: bool) {
                     let kept = directives
                         .into_iter()
                         .filter(|d| !is(d, "public") && !is(d, "s-maxage"));
-                    Some(
-                        std::iter::once("private")
-                            .chain(kept)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    )
+                    let joined = std::iter::once("private")
+                        .chain(kept)
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    HeaderValue::try_from(joined).ok()
                 }
             }
         };
-        if let Some(value) = private.and_then(|v| HeaderValue::try_from(v).ok()) {
+        if let Some(value) = private {
             headers.insert(CACHE_CONTROL, value);
         }
     }
