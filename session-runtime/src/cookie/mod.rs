@@ -161,9 +161,9 @@ impl CookieCodec {
             value.as_bytes()
         };
         for (index, key) in self.keys.iter().enumerate() {
-            if let Some(opened) = self.open(key, value) {
+            if let Some((opened, format)) = self.open(key, value) {
                 incoming.value = Some(opened);
-                incoming.stale_key = index > 0 || is_legacy(value);
+                incoming.stale_key = index > 0 || format == seal::Format::Legacy;
                 return incoming;
             }
         }
@@ -171,7 +171,7 @@ impl CookieCodec {
         incoming
     }
 
-    fn open(&self, key: &Key, value: &[u8]) -> Option<Opened> {
+    fn open(&self, key: &Key, value: &[u8]) -> Option<(Opened, seal::Format)> {
         match self.security {
             CookieSecurity::Signed => seal::open_signed(key, &self.name, value),
             CookieSecurity::Private => seal::open_private(key, &self.name, value),
@@ -237,12 +237,6 @@ impl CookieCodec {
         cookie.set_partitioned(self.partitioned);
         cookie
     }
-}
-
-/// Whether a verified value came in the `cookie` crate's older format,
-/// which holds no `.`.
-fn is_legacy(value: &[u8]) -> bool {
-    !value.contains(&b'.')
 }
 
 /// `%XX` sequences decoded; a `%` not followed by two hex digits is kept as

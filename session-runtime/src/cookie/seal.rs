@@ -43,6 +43,14 @@ const LEGACY_MAC_TEXT_LEN: usize = 44;
 /// How large an opened value stays on the stack; a session ID is 32.
 const INLINE: usize = 64;
 
+/// The format a value verified in: this codec's, or the `cookie` crate's
+/// older one (no `.` in it), which the layer re-issues in the current one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    Current,
+    Legacy,
+}
+
 /// A value that verified (or decrypted): kept inline when short.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Opened {
@@ -105,7 +113,7 @@ pub(crate) fn sign(key: &Key, name: &str, value: &str, out: &mut String) {
 }
 
 /// The value of a signed cookie, if its MAC verifies under `key`.
-pub(crate) fn open_signed(key: &Key, name: &str, text: &[u8]) -> Option<Opened> {
+pub(crate) fn open_signed(key: &Key, name: &str, text: &[u8]) -> Option<(Opened, Format)> {
     match text.iter().rposition(|b| *b == b'.') {
         Some(dot) => {
             let (value, mac_text) = (&text[..dot], &text[dot + 1..]);
@@ -117,9 +125,9 @@ pub(crate) fn open_signed(key: &Key, name: &str, text: &[u8]) -> Option<Opened> 
             mac_of(key, name, value)
                 .verify_slice(tag.get(..n)?)
                 .ok()
-                .map(|()| Opened::from_slice(value))
+                .map(|()| (Opened::from_slice(value), Format::Current))
         }
-        None => open_legacy_signed(key, text),
+        None => open_legacy_signed(key, text).map(|opened| (opened, Format::Legacy)),
     }
 }
 
@@ -173,7 +181,7 @@ fn aad(name: &str) -> Vec<u8> {
 }
 
 /// The plaintext of an encrypted cookie, if it decrypts under `key`.
-pub(crate) fn open_private(key: &Key, name: &str, text: &[u8]) -> Option<Opened> {
+pub(crate) fn open_private(key: &Key, name: &str, text: &[u8]) -> Option<(Opened, Format)> {
     match text.iter().position(|b| *b == b'.') {
         Some(dot) => {
             let (nonce_text, sealed_text) = (&text[..dot], &text[dot + 1..]);
@@ -192,6 +200,7 @@ pub(crate) fn open_private(key: &Key, name: &str, text: &[u8]) -> Option<Opened>
                 sealed_text,
                 &URL_SAFE_NO_PAD,
             )
+            .map(|opened| (opened, Format::Current))
         }
         None => {
             // The `cookie` crate's format: nonce, ciphertext and tag in one
@@ -199,7 +208,7 @@ pub(crate) fn open_private(key: &Key, name: &str, text: &[u8]) -> Option<Opened>
             let mut raw = [0u8; INLINE + NONCE_LEN + TAG_LEN + 3];
             let n = STANDARD.decode_slice(text, &mut raw).ok()?;
             let (nonce, sealed) = raw.get(..n)?.split_at_checked(NONCE_LEN)?;
-            open_raw(key, nonce, name.as_bytes(), sealed)
+            open_raw(key, nonce, name.as_bytes(), sealed).map(|opened| (opened, Format::Legacy))
         }
     }
 }
